@@ -1,0 +1,70 @@
+"""The one error hierarchy of geomm.
+
+Every error a user can cause derives from :class:`GeommError` and from the
+builtin it resembles, so callers may catch either. Messages state the rule,
+the offending value and the fix; the CLI prints them as one line.
+
+::
+
+    GeommError
+    ├── AoiError (ValueError)            bad or unusable AOI GeoJSON
+    ├── CatalogError (ValueError)        unknown provider, unreadable catalog
+    ├── ProfileError (ValueError)        item that a provider profile cannot map
+    │   └── NotGeocodedError             S1 scene without a CRS (GRD)
+    ├── SearchError (RuntimeError)       a STAC API request failed
+    ├── EmptyResultError (LookupError)   a search found no scenes
+    └── SampleDataError (RuntimeError)   bundled sample data missing or corrupt
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AoiError",
+    "CatalogError",
+    "EmptyResultError",
+    "GeommError",
+    "NotGeocodedError",
+    "ProfileError",
+    "SampleDataError",
+    "SearchError",
+]
+
+
+class GeommError(Exception):
+    """Root of all errors geomm raises on purpose."""
+
+
+class AoiError(GeommError, ValueError):
+    """The area of interest cannot be read or used."""
+
+
+class CatalogError(GeommError, ValueError):
+    """The catalog named by the user cannot be resolved or opened."""
+
+
+class ProfileError(GeommError, ValueError):
+    """An item does not carry what its provider profile needs."""
+
+
+class NotGeocodedError(ProfileError):
+    """A Sentinel-1 product without a map projection was asked for."""
+
+    def __init__(self, item_id: str, collection: str | None = None):
+        where = f" in collection {collection!r}" if collection else ""
+        super().__init__(
+            f"S1 item {item_id!r}{where} is not geocoded (GRD in radar geometry, no CRS); "
+            "use a terrain-corrected collection such as planetary-computer's 'sentinel-1-rtc'"
+        )
+        self.item_id = item_id
+
+
+class SearchError(GeommError, RuntimeError):
+    """A STAC API could not be searched."""
+
+
+class EmptyResultError(GeommError, LookupError):
+    """A search matched no scenes."""
+
+
+class SampleDataError(GeommError, RuntimeError):
+    """The bundled sample catalog is missing or damaged."""
