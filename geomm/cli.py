@@ -1,0 +1,195 @@
+"""The ``geomm`` command line: parse, call a library function, print.
+
+No business logic lives here: every command calls the same public function a
+notebook would. Errors a user can cause (:class:`geomm.errors.GeommError`)
+print one line and exit 1; ``--verbose`` shows the traceback. Anything else
+is a bug: it prints a short note asking for ``--verbose`` and exits 70.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import geomm
+from geomm.errors import GeommError
+
+__all__ = ["app", "main"]
+
+EXIT_USER_ERROR = 1
+EXIT_INTERNAL_ERROR = 70
+
+app = typer.Typer(
+    name="geomm",
+    help="Multimodal Earth observation: STAC search, Sentinel-1/2 cubes, embeddings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class _State:
+    verbose = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"geomm {geomm.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    _State.verbose = verbose
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command("search")
+def search_command(
+    aoi: Annotated[Path, typer.Option("--aoi", help="GeoJSON file of the area of interest.")],
+    start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD (inclusive).")],
+    end: Annotated[str, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).")],
+    catalog: Annotated[
+        str,
+        typer.Option(
+            "--catalog",
+            "-c",
+            help="planetary-computer | earth-search | cdse | sample | STAC API URL | "
+            "catalog.json path.",
+        ),
+    ] = "sample",
+    collections: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--collections",
+            help="Collection id (repeat or comma-separate). Default: the profile's "
+            "geocoded S1/S2 collections.",
+        ),
+    ] = None,
+    max_cloud: Annotated[
+        float | None, typer.Option("--max-cloud", help="Largest eo:cloud_cover, percent.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Most items to return.")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the items as a GeoJSON ItemCollection.")
+    ] = None,
+) -> None:
+    """Search Sentinel-1/2 scenes over an AOI in a STAC API or local catalog."""
+    from geomm.aoi import read_aoi
+    from geomm.stac import search, write_items
+
+    wanted = [c.strip() for arg in collections or [] for c in arg.split(",") if c.strip()]
+    result = search(
+        catalog,
+        aoi=read_aoi(aoi),
+        start=start,
+        end=end,
+        collections=wanted or None,
+        max_cloud=max_cloud,
+        limit=limit,
+    )
+    out.print(_items_table(result))
+    summary = f"{len(result)} item(s) from {result.source.label}"
+    if result.skipped_cloudy:
+        summary += f"; {result.skipped_cloudy} skipped as cloudier than {max_cloud:g}%"
+    if out_path is not None:
+        written = write_items(result, out_path)
+        summary += f"; written to {written}"
+    out.print(summary)
+
+
+def _items_table(result: Any) -> Table:
+    table = Table(title=f"{result.source.label}: {', '.join(result.query.collections)}")
+    for name, justify in (
+        ("id", "left"),
+        ("collection", "left"),
+        ("datetime (UTC)", "left"),
+        ("cloud %", "right"),
+        ("orbit", "left"),
+        ("CRS", "left"),
+    ):
+        table.add_column(name, justify=justify, overflow="fold")
+    for item in result.items:
+        p = item.properties
+        cloud = p.get("eo:cloud_cover")
+        orbit = " ".join(
+            str(v)
+            for v in (p.get("sat:orbit_state"), p.get("sat:relative_orbit"))
+            if v is not None
+        )
+        table.add_row(
+            item.id,
+            item.collection_id or "",
+            _when(item),
+            "" if cloud is None else f"{float(cloud):.1f}",
+            orbit,
+            _crs(item),
+        )
+    return table
+
+
+def _when(item: Any) -> str:
+    moment: datetime | None = item.datetime or item.common_metadata.start_datetime
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _crs(item: Any) -> str:
+    for fields in (item.properties, *(a.extra_fields for a in item.assets.values())):
+        if code := fields.get("proj:code"):
+            return str(code)
+        if epsg := fields.get("proj:epsg"):
+            return f"EPSG:{epsg}"
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``geomm`` console script; returns the exit code.
+
+    Click reports usage errors itself (exit 2); this boundary turns geomm's
+    own errors into one line (exit 1) and anything else into a bug report
+    hint (exit 70).
+    """
+    try:
+        app(args=argv, prog_name="geomm")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except GeommError as e:
+        if _State.verbose:
+            err.print_exception()
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        return EXIT_USER_ERROR
+    except Exception as e:  # noqa: BLE001 - the outermost boundary reports every bug
+        if _State.verbose:
+            err.print_exception()
+        err.print(
+            f"[bold red]internal error:[/] {type(e).__name__}: {e} "
+            "(rerun with --verbose for the traceback and report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERNAL_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
