@@ -62,6 +62,8 @@ def _root(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # connection retries are reported once, as a geomm error
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 @app.command("search")

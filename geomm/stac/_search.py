@@ -222,8 +222,13 @@ def _api_items(source: CatalogSource, query: SearchQuery, client: Any) -> Iterat
         # Materialize here so network errors surface inside this try.
         items = list(search.items())
     except APIError as e:
+        if getattr(e, "status_code", None) is None:  # never got an HTTP answer
+            raise SearchError(
+                f"cannot reach STAC API {source.url}; check the URL and your network, "
+                "or use --catalog sample offline"
+            ) from e
         raise SearchError(
-            f"STAC API {source.url} answered with an error: {str(e)[:300]}"
+            f"STAC API {source.url} answered HTTP {e.status_code}: {str(e)[:300]}"
         ) from e
     except OSError as e:  # requests' ConnectionError and timeouts derive from OSError
         raise SearchError(

@@ -1,0 +1,100 @@
+"""Shared fixtures: a private geomm cache, the sample catalog, a local STAC API.
+
+Tests never touch the internet: the only server they talk to is
+``rustac serve`` bound to 127.0.0.1 on a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point geomm's cache at a fresh folder, so tests neither read nor pollute ~/.cache."""
+    cache = tmp_path_factory.mktemp("geomm-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GEOMM_CACHE_DIR", str(cache))
+    yield cache
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def sample_catalog(_private_cache: Path) -> Path:
+    """Root catalog.json of the bundled sample catalog (synthetic part generated once)."""
+    from geomm.sample import sample_catalog as build
+
+    return build()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rustac() -> str:
+    exe = Path(sys.executable).parent / "rustac"
+    found = str(exe) if exe.exists() else shutil.which("rustac")
+    if not found:
+        pytest.fail("rustac is not installed; `pip install -e '.[test]'` brings it")
+    return found
+
+
+@pytest.fixture
+def stac_api(tmp_path: Path) -> Iterator[Callable[[list[dict], list[dict]], str]]:
+    """Start ``rustac serve`` on 127.0.0.1 with given collections and items; return its URL."""
+    procs: list[subprocess.Popen] = []
+
+    def start(collections: list[dict], items: list[dict]) -> str:
+        folder = tmp_path / f"api{len(procs)}"
+        folder.mkdir()
+        hrefs = []
+        for c in collections:
+            path = folder / f"collection-{c['id']}.json"
+            doc = {**c, "links": []}
+            path.write_text(json.dumps(doc))
+            hrefs.append(str(path))
+        items_path = folder / "items.ndjson"
+        items_path.write_text("".join(json.dumps(i) + "\n" for i in items))
+        hrefs.append(str(items_path))
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(
+            [_rustac(), "serve", "--addr", f"127.0.0.1:{port}", *hrefs],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(proc)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"rustac serve exited early: {out}")
+            try:
+                with urllib.request.urlopen(url + "/", timeout=1) as r:
+                    if r.status == 200:
+                        return url
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("rustac serve did not answer within 20 s")
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
