@@ -117,7 +117,7 @@ def search_command(
     if out_path is not None:
         written = write_items(result, out_path)
         summary += f"; written to {written}"
-    out.print(summary)
+    out.print(summary, soft_wrap=True, highlight=False)
 
 
 def _items_table(result: Any) -> Table:

@@ -1,0 +1,124 @@
+"""The command line: one clear line and a non-zero exit for every user error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from shapely.geometry import box, mapping
+
+import geomm
+from geomm.cli import EXIT_USER_ERROR, main
+from geomm.testing import make_item, write_static_catalog
+
+
+@pytest.fixture(scope="module")
+def tiny_catalog(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("clicat")
+    items = [
+        make_item("S2-A", collection="sentinel-2-l2a", geometry=mapping(box(10, 45, 11, 46)),
+                  datetime="2024-06-05T10:00:00Z", cloud=12.5,
+                  properties={"sat:orbit_state": "descending", "sat:relative_orbit": 65,
+                              "proj:code": "EPSG:32632"}),
+        make_item("S2-B", collection="sentinel-2-l2a", geometry=mapping(box(10, 45, 11, 46)),
+                  datetime="2024-06-25T10:00:00Z", cloud=90.0),
+    ]
+    return write_static_catalog(folder, {"sentinel-2-l2a": items})
+
+
+@pytest.fixture
+def aoi_file(tmp_path) -> Path:
+    path = tmp_path / "aoi.geojson"
+    path.write_text(json.dumps(mapping(box(10.2, 45.2, 10.4, 45.4))))
+    return path
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_console_script_version_and_help():
+    exe = Path(sys.executable).parent / "geomm"
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == f"geomm {geomm.__version__}"
+    helptext = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    assert "search" in helptext.stdout
+
+
+def test_search_prints_table_and_writes_item_collection(tiny_catalog, aoi_file, tmp_path, capsys):
+    out_file = tmp_path / "items.geojson"
+    code, out, err = run(["search", "--catalog", str(tiny_catalog), "--aoi", str(aoi_file),
+                          "--collections", "sentinel-2-l2a", "--start", "2024-06-01",
+                          "--end", "2024-06-30", "--max-cloud", "50", "--out", str(out_file)],
+                         capsys)
+    assert code == 0, err
+    assert "S2-A" in out and "S2-B" not in out
+    assert "12.5" in out and "descending 65" in out and "EPSG:32632" in out
+    assert "1 item(s)" in out and "1 skipped as cloudier than 50%" in out
+    doc = json.loads(out_file.read_text())
+    assert [f["id"] for f in doc["features"]] == ["S2-A"]
+
+
+def _expect_error(capsys, args, pattern, code=EXIT_USER_ERROR):
+    got, out, err = run(args, capsys)
+    assert got == code, (out, err)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err  # one line, no traceback
+    assert lines[0].startswith("error: ")
+    import re
+
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_bad_inputs_exit_non_zero_with_one_line(tiny_catalog, tmp_path, aoi_file, capsys):
+    base = ["search", "--catalog", str(tiny_catalog), "--collections", "sentinel-2-l2a",
+            "--start", "2024-06-01", "--end", "2024-06-30"]
+    _expect_error(capsys, [*base, "--aoi", str(tmp_path / "missing.geojson")],
+                  r"AOI file .*missing.geojson' does not exist")
+    bad_json = tmp_path / "bad.geojson"
+    bad_json.write_text("{not json")
+    _expect_error(capsys, [*base, "--aoi", str(bad_json)], r"is not valid JSON \(line 1")
+    bad_geojson = tmp_path / "badgeo.geojson"
+    bad_geojson.write_text(json.dumps({"type": "Circle", "radius": 3}))
+    _expect_error(capsys, [*base, "--aoi", str(bad_geojson)], r"unknown GeoJSON type 'Circle'")
+    point = tmp_path / "point.geojson"
+    point.write_text(json.dumps({"type": "Point", "coordinates": [10.3, 45.3]}))
+    _expect_error(capsys, [*base, "--aoi", str(point)], r"contains a Point; an AOI must be")
+    far = tmp_path / "far.geojson"
+    far.write_text(json.dumps(mapping(box(-60, -10, -59, -9))))
+    _expect_error(capsys, [*base, "--aoi", str(far)], r"no scenes in .* intersecting the AOI")
+    _expect_error(capsys, ["search", "--catalog", "nowhere-provider", "--aoi", str(aoi_file),
+                           "--start", "2024-06-01", "--end", "2024-06-30"],
+                  r"unknown catalog 'nowhere-provider'")
+    _expect_error(capsys, [*base, "--aoi", str(aoi_file), "--max-cloud", "150"],
+                  r"--max-cloud must be within 0..100")
+
+
+def test_unreachable_api_is_a_clean_error(aoi_file, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port on 127.0.0.1 that nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _expect_error(capsys, ["search", "--catalog", f"http://127.0.0.1:{port}", "--aoi",
+                           str(aoi_file), "--collections", "sentinel-2-l2a", "--start",
+                           "2024-06-01", "--end", "2024-06-30"],
+                  r"cannot reach STAC API http://127.0.0.1:\d+")
+
+
+def test_verbose_shows_the_traceback(tmp_path, capsys):
+    code, _, err = run(["--verbose", "search", "--aoi", str(tmp_path / "x.geojson"),
+                        "--start", "2024-06-01", "--end", "2024-06-30"], capsys)
+    assert code == EXIT_USER_ERROR
+    assert "Traceback" in err and "AoiError" in err
+
+
+def test_usage_error_exits_2(capsys):
+    code, _, err = run(["search", "--start", "2024-06-01"], capsys)
+    assert code == 2
+    assert "Missing option" in err
