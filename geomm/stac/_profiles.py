@@ -171,6 +171,7 @@ class Profile:
     signing: str = "none"
     """``none`` or ``planetary-computer`` (SAS tokens via the planetary-computer package)."""
     rules: tuple[CollectionRule, ...] = field(default=())
+    """Collection rules, exact ids and globs, in file order."""
     source: str = ""
     """File the profile was read from."""
 
@@ -197,6 +198,27 @@ class Profile:
             f"profile {self.name!r} does not know collection {collection_id!r}; "
             f"known: {list(self.collections)}. Add it to {self.source or 'the profile file'}"
         )
+
+    def sign(self, href: str) -> str:
+        """Return ``href`` ready to read: signed for providers that need it.
+
+        Call right before reading, not at search time: Planetary Computer SAS
+        tokens expire after about 45 minutes, and ``planetary_computer.sign``
+        caches a token and fetches a fresh one when it has expired, so long
+        jobs keep working.
+        """
+        if self.signing == "none" or not href.startswith(("http://", "https://")):
+            return href
+        if self.signing == "planetary-computer":
+            try:
+                import planetary_computer
+            except ImportError:
+                raise CatalogError(
+                    f"reading {self.name!r} assets needs SAS-signed URLs: "
+                    "pip install 'geomm[planetary-computer]'"
+                ) from None
+            return str(planetary_computer.sign(href))
+        raise CatalogError(f"profile {self.name!r}: unknown signing method {self.signing!r}")
 
     def describe(self, item: pystac.Item) -> ItemBands:
         """Map an item's assets onto canonical bands and decide its radiometry."""
