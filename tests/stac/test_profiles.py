@@ -407,19 +407,17 @@ def test_cdse_malformed_storage_refs_item_describes() -> None:
 # --------------------------------------------------------------------------- generic profile
 
 # (item, generic dn_offset, why). Band asset keys must equal the provider
-# profile's; dn_offset too, except on Earth Search sentinel-2-l2a.
+# profile's; dn_offset too.
 GENERIC_S2 = [
     # PC: no raster:bands -> generic falls back to s2:processing_baseline, like the PC profile
     (PC_S2 + "S2B_MSIL2A_20200705T101559_R065_T32TMT_20200825T083452.json", 0),
     (PC_S2 + "S2B_MSIL2A_20240419T095549_R122_T47XML_20240419T123458.json", 1000),
     # ES c1: raster:bands offset -0.1, no flag: generic reads the same declared offset
     (ES_C1 + "S2A_T13TDE_20240422T174753_L2A.json", 1000),
-    # ES sentinel-2-l2a: generic knows no earthsearch:boa_offset_applied flag; it
-    # trusts raster:bands offset -0.1 (generic.toml: "offset ... from the item's own
-    # raster metadata") -> 1000, while the pixels are already shifted (earth-search
-    # profile: 0). Documented behaviour, but it removes the offset a second time.
-    (ES_S2 + "S2A_32TMT_20200305_1_L2A.json", 1000),
-    (ES_S2 + "S2A_13TDE_20231008_0_L2A.json", 1000),
+    # ES sentinel-2-l2a: earthsearch:boa_offset_applied true wins over the advertised
+    # raster:bands offset -0.1 in generic.toml too -> 0, like the earth-search profile
+    (ES_S2 + "S2A_32TMT_20200305_1_L2A.json", 0),
+    (ES_S2 + "S2A_13TDE_20231008_0_L2A.json", 0),
     # CDSE: raster:offset -0.1 flat -> 1000; B01 -> B01_60m (candidate list order)
     (CDSE_S2 + "S2A_MSIL2A_20241107T113311_N0511_R080_T32VKR_20241107T123948.json", 1000),
     (CDSE_S2 + "S2C_MSIL2A_20260527T014651_N0512_R017_T55WFR_20260527T042005.json", 1000),
@@ -444,18 +442,11 @@ def test_generic_s2_matches_provider(path: str, dn_offset: int) -> None:
     }
     assert generic.processing_baseline == specific.processing_baseline
     assert generic.dn_offset == dn_offset
-    if item.properties.get("earthsearch:boa_offset_applied") is True:
-        assert specific.dn_offset == 0 != generic.dn_offset
-    else:
-        assert specific.dn_offset == generic.dn_offset
+    assert specific.dn_offset == generic.dn_offset
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generic profile ignores earthsearch:boa_offset_applied and removes the "
-    "-1000 DN offset a second time (ARCHITECTURE.md: exactly once)",
-)
 def test_generic_removes_offset_exactly_once_on_earth_search_l2a() -> None:
+    # earthsearch:boa_offset_applied true, raster:bands offset -0.1: pixels are harmonized
     _, item = _load(ES_S2 + "S2A_32TMT_20200305_1_L2A.json")
     assert load_profile("generic").describe(item).dn_offset == 0
 
