@@ -76,9 +76,7 @@ class Aoi:
         if not self.crosses_antimeridian:
             c = self.geometry.centroid
             return (c.x, c.y)
-        shifted = shapely.transform(
-            self.geometry, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0)
-        )
+        shifted = shapely.transform(self.geometry, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0))
         c = shifted.centroid
         return (c.x - 360.0 if c.x > 180.0 else c.x, c.y)
 

@@ -94,7 +94,8 @@ def search_command(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Most items to return.")] = None,
     out_path: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the items as a GeoJSON ItemCollection.")
+        Path | None,
+        typer.Option("--out", "-o", help="Write the items as a GeoJSON ItemCollection."),
     ] = None,
 ) -> None:
     """Search Sentinel-1/2 scenes over an AOI in a STAC API or local catalog."""
@@ -136,9 +137,7 @@ def _items_table(result: Any) -> Table:
         p = item.properties
         cloud = p.get("eo:cloud_cover")
         orbit = " ".join(
-            str(v)
-            for v in (p.get("sat:orbit_state"), p.get("sat:relative_orbit"))
-            if v is not None
+            str(v) for v in (p.get("sat:orbit_state"), p.get("sat:relative_orbit")) if v is not None
         )
         table.add_row(
             item.id,

@@ -26,8 +26,10 @@ def _write(tmp_path: Path, obj: object, name: str = "aoi.geojson") -> Path:
     [
         lambda g: g,
         lambda g: {"type": "Feature", "properties": {}, "geometry": g},
-        lambda g: {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {}, "geometry": g}]},
+        lambda g: {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {}, "geometry": g}],
+        },
     ],
     ids=["geometry", "feature", "collection"],
 )
@@ -39,13 +41,23 @@ def test_geometry_feature_and_collection_give_the_same_area(tmp_path, wrapper):
 
 
 def test_feature_collection_is_the_union_of_its_features():
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": SQUARE},
-        {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPolygon", "coordinates": [
-            [[[10.5, 40], [12, 40], [12, 41], [10.5, 41], [10.5, 40]]],
-            [[[20, 0], [21, 0], [21, 1], [20, 1], [20, 0]]],
-        ]}},
-    ]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": SQUARE},
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {
+                    "type": "MultiPolygon",
+                    "coordinates": [
+                        [[[10.5, 40], [12, 40], [12, 41], [10.5, 41], [10.5, 40]]],
+                        [[[20, 0], [21, 0], [21, 1], [20, 1], [20, 0]]],
+                    ],
+                },
+            },
+        ],
+    }
     aoi = aoi_from_geojson(fc)
     expected = shapely.union_all([box(10, 40, 12, 41), box(20, 0, 21, 1)])
     assert aoi.geometry.symmetric_difference(expected).area < 1e-12
@@ -122,8 +134,12 @@ def test_empty_collection():
 
 
 def test_projected_coordinates_are_refused():
-    utm = {"type": "Polygon", "coordinates": [[[500000, 5300000], [501000, 5300000],
-                                              [501000, 5301000], [500000, 5300000]]]}
+    utm = {
+        "type": "Polygon",
+        "coordinates": [
+            [[500000, 5300000], [501000, 5300000], [501000, 5301000], [500000, 5300000]]
+        ],
+    }
     with pytest.raises(AoiError, match=r"not longitude/latitude .* reproject to EPSG:4326"):
         aoi_from_geojson(utm)
 
@@ -132,8 +148,10 @@ def test_declared_foreign_crs_is_refused():
     obj = {**SQUARE, "crs": {"type": "name", "properties": {"name": "EPSG:32632"}}}
     with pytest.raises(AoiError, match=r"declares CRS 'EPSG:32632'"):
         aoi_from_geojson(obj)
-    ok = {**SQUARE, "crs": {"type": "name",
-                            "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}}
+    ok = {
+        **SQUARE,
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+    }
     assert isinstance(aoi_from_geojson(ok), Aoi)
 
 

@@ -19,12 +19,25 @@ from geomm.testing import make_item, write_static_catalog
 def tiny_catalog(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("clicat")
     items = [
-        make_item("S2-A", collection="sentinel-2-l2a", geometry=mapping(box(10, 45, 11, 46)),
-                  datetime="2024-06-05T10:00:00Z", cloud=12.5,
-                  properties={"sat:orbit_state": "descending", "sat:relative_orbit": 65,
-                              "proj:code": "EPSG:32632"}),
-        make_item("S2-B", collection="sentinel-2-l2a", geometry=mapping(box(10, 45, 11, 46)),
-                  datetime="2024-06-25T10:00:00Z", cloud=90.0),
+        make_item(
+            "S2-A",
+            collection="sentinel-2-l2a",
+            geometry=mapping(box(10, 45, 11, 46)),
+            datetime="2024-06-05T10:00:00Z",
+            cloud=12.5,
+            properties={
+                "sat:orbit_state": "descending",
+                "sat:relative_orbit": 65,
+                "proj:code": "EPSG:32632",
+            },
+        ),
+        make_item(
+            "S2-B",
+            collection="sentinel-2-l2a",
+            geometry=mapping(box(10, 45, 11, 46)),
+            datetime="2024-06-25T10:00:00Z",
+            cloud=90.0,
+        ),
     ]
     return write_static_catalog(folder, {"sentinel-2-l2a": items})
 
@@ -52,10 +65,26 @@ def test_console_script_version_and_help():
 
 def test_search_prints_table_and_writes_item_collection(tiny_catalog, aoi_file, tmp_path, capsys):
     out_file = tmp_path / "items.geojson"
-    code, out, err = run(["search", "--catalog", str(tiny_catalog), "--aoi", str(aoi_file),
-                          "--collections", "sentinel-2-l2a", "--start", "2024-06-01",
-                          "--end", "2024-06-30", "--max-cloud", "50", "--out", str(out_file)],
-                         capsys)
+    code, out, err = run(
+        [
+            "search",
+            "--catalog",
+            str(tiny_catalog),
+            "--aoi",
+            str(aoi_file),
+            "--collections",
+            "sentinel-2-l2a",
+            "--start",
+            "2024-06-01",
+            "--end",
+            "2024-06-30",
+            "--max-cloud",
+            "50",
+            "--out",
+            str(out_file),
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "S2-A" in out and "S2-B" not in out
     assert "12.5" in out and "descending 65" in out and "EPSG:32632" in out
@@ -76,10 +105,22 @@ def _expect_error(capsys, args, pattern, code=EXIT_USER_ERROR):
 
 
 def test_bad_inputs_exit_non_zero_with_one_line(tiny_catalog, tmp_path, aoi_file, capsys):
-    base = ["search", "--catalog", str(tiny_catalog), "--collections", "sentinel-2-l2a",
-            "--start", "2024-06-01", "--end", "2024-06-30"]
-    _expect_error(capsys, [*base, "--aoi", str(tmp_path / "missing.geojson")],
-                  r"AOI file .*missing.geojson' does not exist")
+    base = [
+        "search",
+        "--catalog",
+        str(tiny_catalog),
+        "--collections",
+        "sentinel-2-l2a",
+        "--start",
+        "2024-06-01",
+        "--end",
+        "2024-06-30",
+    ]
+    _expect_error(
+        capsys,
+        [*base, "--aoi", str(tmp_path / "missing.geojson")],
+        r"AOI file .*missing.geojson' does not exist",
+    )
     bad_json = tmp_path / "bad.geojson"
     bad_json.write_text("{not json")
     _expect_error(capsys, [*base, "--aoi", str(bad_json)], r"is not valid JSON \(line 1")
@@ -92,11 +133,26 @@ def test_bad_inputs_exit_non_zero_with_one_line(tiny_catalog, tmp_path, aoi_file
     far = tmp_path / "far.geojson"
     far.write_text(json.dumps(mapping(box(-60, -10, -59, -9))))
     _expect_error(capsys, [*base, "--aoi", str(far)], r"no scenes in .* intersecting the AOI")
-    _expect_error(capsys, ["search", "--catalog", "nowhere-provider", "--aoi", str(aoi_file),
-                           "--start", "2024-06-01", "--end", "2024-06-30"],
-                  r"unknown catalog 'nowhere-provider'")
-    _expect_error(capsys, [*base, "--aoi", str(aoi_file), "--max-cloud", "150"],
-                  r"--max-cloud must be within 0..100")
+    _expect_error(
+        capsys,
+        [
+            "search",
+            "--catalog",
+            "nowhere-provider",
+            "--aoi",
+            str(aoi_file),
+            "--start",
+            "2024-06-01",
+            "--end",
+            "2024-06-30",
+        ],
+        r"unknown catalog 'nowhere-provider'",
+    )
+    _expect_error(
+        capsys,
+        [*base, "--aoi", str(aoi_file), "--max-cloud", "150"],
+        r"--max-cloud must be within 0..100",
+    )
 
 
 def test_unreachable_api_is_a_clean_error(aoi_file, capsys):
@@ -105,15 +161,39 @@ def test_unreachable_api_is_a_clean_error(aoi_file, capsys):
     with socket.socket() as s:  # a port on 127.0.0.1 that nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    _expect_error(capsys, ["search", "--catalog", f"http://127.0.0.1:{port}", "--aoi",
-                           str(aoi_file), "--collections", "sentinel-2-l2a", "--start",
-                           "2024-06-01", "--end", "2024-06-30"],
-                  r"cannot reach STAC API http://127.0.0.1:\d+")
+    _expect_error(
+        capsys,
+        [
+            "search",
+            "--catalog",
+            f"http://127.0.0.1:{port}",
+            "--aoi",
+            str(aoi_file),
+            "--collections",
+            "sentinel-2-l2a",
+            "--start",
+            "2024-06-01",
+            "--end",
+            "2024-06-30",
+        ],
+        r"cannot reach STAC API http://127.0.0.1:\d+",
+    )
 
 
 def test_verbose_shows_the_traceback(tmp_path, capsys):
-    code, _, err = run(["--verbose", "search", "--aoi", str(tmp_path / "x.geojson"),
-                        "--start", "2024-06-01", "--end", "2024-06-30"], capsys)
+    code, _, err = run(
+        [
+            "--verbose",
+            "search",
+            "--aoi",
+            str(tmp_path / "x.geojson"),
+            "--start",
+            "2024-06-01",
+            "--end",
+            "2024-06-30",
+        ],
+        capsys,
+    )
     assert code == EXIT_USER_ERROR
     assert "Traceback" in err and "AoiError" in err
 

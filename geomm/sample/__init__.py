@@ -102,10 +102,18 @@ def _write_root(folder: Path) -> None:
         "links": [
             {"rel": "root", "href": "./catalog.json", "type": "application/json"},
             {"rel": "self", "href": "./catalog.json", "type": "application/json"},
-            {"rel": "child", "href": "./synthetic/catalog.json", "type": "application/json",
-             "title": "Synthetic two-zone region"},
-            {"rel": "child", "href": "./bigearthnet/catalog.json", "type": "application/json",
-             "title": "BigEarthNet example pairs"},
+            {
+                "rel": "child",
+                "href": "./synthetic/catalog.json",
+                "type": "application/json",
+                "title": "Synthetic two-zone region",
+            },
+            {
+                "rel": "child",
+                "href": "./bigearthnet/catalog.json",
+                "type": "application/json",
+                "title": "BigEarthNet example pairs",
+            },
         ],
     }
     (folder / "catalog.json").write_text(json.dumps(root, indent=2) + "\n")

@@ -181,7 +181,7 @@ class Profile:
         return tuple(rule.pattern for rule in self.rules)
 
     def default_collections(self) -> tuple[str, ...]:
-        """Concrete collections usable for cubes (geocoded), for searches without ``--collections``."""
+        """Concrete, geocoded collections: what a search without ``--collections`` covers."""
         return tuple(
             r.pattern for r in self.rules if r.geocoded and not any(c in r.pattern for c in "*?[")
         )
@@ -402,9 +402,7 @@ def _s2_dn_offset(
         return 0, f"{flag} is true: offset already removed from the pixels"
     if rule.offset_source == "raster":
         reflectance = [k for b, k in found.items() if b != "SCL"]
-        declared = {
-            _declared(item.assets[k].extra_fields, "offset") for k in reflectance
-        } - {None}
+        declared = {_declared(item.assets[k].extra_fields, "offset") for k in reflectance} - {None}
         scales = {_declared(item.assets[k].extra_fields, "scale") for k in reflectance} - {None}
         if len(declared) > 1:
             raise ProfileError(

@@ -49,7 +49,19 @@ ES_S2, ES_C1, ES_GRD = ES + "sentinel-2-l2a/", ES + "sentinel-2-c1-l2a/", ES + "
 CDSE_S2, CDSE_GRD = CDSE + "sentinel-2-l2a/", CDSE + "sentinel-1-grd/"
 
 S2_ORDER = (
-    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12", "SCL",
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B09",
+    "B11",
+    "B12",
+    "SCL",
 )
 
 
@@ -99,68 +111,180 @@ CDSE_KEYS = dict(
 S2_ROWS = [
     # ---- Planetary Computer sentinel-2-l2a: assets B01..B12/B8A/SCL, no raster:bands
     # (profile defaults nodata 0, scale 0.0001), proj:epsg in properties -> geocoded.
-    S2Row(PC_S2 + "S2B_MSIL2A_20200705T101559_R065_T32TMT_20200825T083452.json",
-          "pc", "sentinel-2-l2a", True, **PC_KEYS, nodata=0, scale=0.0001,
-          # s2:processing_baseline "02.12" (product_uri _N0212_), no raster:bands -> offset 0
-          dn_offset=0, baseline="02.12"),
-    S2Row(PC_S2 + "S2B_MSIL2A_20240419T095549_R122_T47XML_20240419T123458.json",
-          "pc", "sentinel-2-l2a", True, **PC_KEYS, nodata=0, scale=0.0001,
-          # s2:processing_baseline "05.10" >= 04.00, no raster:bands -> 1000
-          dn_offset=1000, baseline="05.10"),
-    S2Row(PC_S2 + "S2B_MSIL2A_20250312T014549_R074_T53NKG_20250312T041213.json",
-          "pc", "sentinel-2-l2a", True, **PC_KEYS, nodata=0, scale=0.0001,
-          # s2:processing_baseline "05.11" >= 04.00, no raster:bands -> 1000
-          dn_offset=1000, baseline="05.11"),
-    S2Row(PC_S2 + "S2A_MSIL2A_20240823T174901_R141_T13TDE_20240824T013055.json",
-          "pc", "sentinel-2-l2a", True, **PC_KEYS, nodata=0, scale=0.0001,
-          # s2:processing_baseline "05.11" >= 04.00, no raster:bands -> 1000
-          dn_offset=1000, baseline="05.11"),
+    S2Row(
+        PC_S2 + "S2B_MSIL2A_20200705T101559_R065_T32TMT_20200825T083452.json",
+        "pc",
+        "sentinel-2-l2a",
+        True,
+        **PC_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # s2:processing_baseline "02.12" (product_uri _N0212_), no raster:bands -> offset 0
+        dn_offset=0,
+        baseline="02.12",
+    ),
+    S2Row(
+        PC_S2 + "S2B_MSIL2A_20240419T095549_R122_T47XML_20240419T123458.json",
+        "pc",
+        "sentinel-2-l2a",
+        True,
+        **PC_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # s2:processing_baseline "05.10" >= 04.00, no raster:bands -> 1000
+        dn_offset=1000,
+        baseline="05.10",
+    ),
+    S2Row(
+        PC_S2 + "S2B_MSIL2A_20250312T014549_R074_T53NKG_20250312T041213.json",
+        "pc",
+        "sentinel-2-l2a",
+        True,
+        **PC_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # s2:processing_baseline "05.11" >= 04.00, no raster:bands -> 1000
+        dn_offset=1000,
+        baseline="05.11",
+    ),
+    S2Row(
+        PC_S2 + "S2A_MSIL2A_20240823T174901_R141_T13TDE_20240824T013055.json",
+        "pc",
+        "sentinel-2-l2a",
+        True,
+        **PC_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # s2:processing_baseline "05.11" >= 04.00, no raster:bands -> 1000
+        dn_offset=1000,
+        baseline="05.11",
+    ),
     # ---- Earth Search sentinel-2-l2a: common names; raster:bands nodata 0, scale 0.0001,
     # offset -0.1 on every reflectance asset; earthsearch:boa_offset_applied true.
-    S2Row(ES_S2 + "S2B_24MUV_20250731_0_L2A.json",
-          "earth-search", "sentinel-2-l2a", True, **ES_KEYS, nodata=0, scale=0.0001,
-          # earthsearch:boa_offset_applied true although raster:bands offset -0.1 -> 0
-          dn_offset=0, baseline="05.11"),
-    S2Row(ES_S2 + "S2A_32TMT_20200305_1_L2A.json",
-          "earth-search", "sentinel-2-l2a", True, **ES_KEYS, nodata=0, scale=0.0001,
-          # reprocessed 05.00 (S2RP granule); boa_offset_applied true although offset -0.1 -> 0
-          dn_offset=0, baseline="05.00"),
-    S2Row(ES_S2 + "S2B_20EPT_20250731_0_L2A.json",
-          "earth-search", "sentinel-2-l2a", True, **ES_KEYS, nodata=0, scale=0.0001,
-          # earthsearch:boa_offset_applied true although raster:bands offset -0.1 -> 0
-          dn_offset=0, baseline="05.11"),
-    S2Row(ES_S2 + "S2A_13TDE_20231008_0_L2A.json",
-          "earth-search", "sentinel-2-l2a", True, **ES_KEYS, nodata=0, scale=0.0001,
-          # earthsearch:boa_offset_applied true although raster:bands offset -0.1 -> 0
-          dn_offset=0, baseline="05.09"),
+    S2Row(
+        ES_S2 + "S2B_24MUV_20250731_0_L2A.json",
+        "earth-search",
+        "sentinel-2-l2a",
+        True,
+        **ES_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # earthsearch:boa_offset_applied true although raster:bands offset -0.1 -> 0
+        dn_offset=0,
+        baseline="05.11",
+    ),
+    S2Row(
+        ES_S2 + "S2A_32TMT_20200305_1_L2A.json",
+        "earth-search",
+        "sentinel-2-l2a",
+        True,
+        **ES_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # reprocessed 05.00 (S2RP granule); boa_offset_applied true although offset -0.1 -> 0
+        dn_offset=0,
+        baseline="05.00",
+    ),
+    S2Row(
+        ES_S2 + "S2B_20EPT_20250731_0_L2A.json",
+        "earth-search",
+        "sentinel-2-l2a",
+        True,
+        **ES_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # earthsearch:boa_offset_applied true although raster:bands offset -0.1 -> 0
+        dn_offset=0,
+        baseline="05.11",
+    ),
+    S2Row(
+        ES_S2 + "S2A_13TDE_20231008_0_L2A.json",
+        "earth-search",
+        "sentinel-2-l2a",
+        True,
+        **ES_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # earthsearch:boa_offset_applied true although raster:bands offset -0.1 -> 0
+        dn_offset=0,
+        baseline="05.09",
+    ),
     # ---- Earth Search sentinel-2-c1-l2a: same asset keys and raster:bands, but NO
     # earthsearch:boa_offset_applied property: the declared offset -0.1 holds.
-    S2Row(ES_C1 + "S2A_T13TDE_20240422T174753_L2A.json",
-          "earth-search", "sentinel-2-c1-l2a", True, **ES_KEYS, nodata=0, scale=0.0001,
-          # raster:bands offset -0.1 / scale 0.0001, no boa_offset_applied flag -> 1000
-          dn_offset=1000, baseline="05.10"),
-    S2Row(ES_C1 + "S2B_T20EPT_20250731T131905_L2A.json",
-          "earth-search", "sentinel-2-c1-l2a", True, **ES_KEYS, nodata=0, scale=0.0001,
-          # raster:bands offset -0.1 / scale 0.0001, no boa_offset_applied flag -> 1000
-          dn_offset=1000, baseline="05.11"),
-    S2Row(ES_C1 + "S2B_T24MUV_20250731T130245_L2A.json",
-          "earth-search", "sentinel-2-c1-l2a", True, **ES_KEYS, nodata=0, scale=0.0001,
-          # raster:bands offset -0.1 / scale 0.0001, no boa_offset_applied flag -> 1000
-          dn_offset=1000, baseline="05.11"),
+    S2Row(
+        ES_C1 + "S2A_T13TDE_20240422T174753_L2A.json",
+        "earth-search",
+        "sentinel-2-c1-l2a",
+        True,
+        **ES_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # raster:bands offset -0.1 / scale 0.0001, no boa_offset_applied flag -> 1000
+        dn_offset=1000,
+        baseline="05.10",
+    ),
+    S2Row(
+        ES_C1 + "S2B_T20EPT_20250731T131905_L2A.json",
+        "earth-search",
+        "sentinel-2-c1-l2a",
+        True,
+        **ES_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # raster:bands offset -0.1 / scale 0.0001, no boa_offset_applied flag -> 1000
+        dn_offset=1000,
+        baseline="05.11",
+    ),
+    S2Row(
+        ES_C1 + "S2B_T24MUV_20250731T130245_L2A.json",
+        "earth-search",
+        "sentinel-2-c1-l2a",
+        True,
+        **ES_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # raster:bands offset -0.1 / scale 0.0001, no boa_offset_applied flag -> 1000
+        dn_offset=1000,
+        baseline="05.11",
+    ),
     # ---- CDSE sentinel-2-l2a (STAC 1.1): <band>_<res> assets, native resolution taken
     # (B01 exists as B01_20m and B01_60m -> B01_60m); nodata 0 flat; proj:code EPSG:326xx.
-    S2Row(CDSE_S2 + "S2C_MSIL2A_20260527T014651_N0512_R017_T55WFR_20260527T042005.json",
-          "cdse", "sentinel-2-l2a", True, **CDSE_KEYS, nodata=0, scale=0.0001,
-          # raster:offset -0.1 flat on asset (STAC 1.1), processing:version 05.12 -> 1000
-          dn_offset=1000, baseline="05.12"),
-    S2Row(CDSE_S2 + "S2A_MSIL2A_20241107T113311_N0511_R080_T32VKR_20241107T123948.json",
-          "cdse", "sentinel-2-l2a", True, **CDSE_KEYS, nodata=0, scale=0.0001,
-          # raster:offset -0.1 flat on asset (STAC 1.1), processing:version 05.11 -> 1000
-          dn_offset=1000, baseline="05.11"),
-    S2Row(CDSE_S2 + "S2B_MSIL2A_20200705T101559_N0500_R065_T32TMT_20230530T175912.json",
-          "cdse", "sentinel-2-l2a", True, **CDSE_KEYS, nodata=0, scale=0.0001,
-          # 2020 scene reprocessed N0500: raster:offset -0.1 flat, processing:version 05.00 -> 1000
-          dn_offset=1000, baseline="05.00"),
+    S2Row(
+        CDSE_S2 + "S2C_MSIL2A_20260527T014651_N0512_R017_T55WFR_20260527T042005.json",
+        "cdse",
+        "sentinel-2-l2a",
+        True,
+        **CDSE_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # raster:offset -0.1 flat on asset (STAC 1.1), processing:version 05.12 -> 1000
+        dn_offset=1000,
+        baseline="05.12",
+    ),
+    S2Row(
+        CDSE_S2 + "S2A_MSIL2A_20241107T113311_N0511_R080_T32VKR_20241107T123948.json",
+        "cdse",
+        "sentinel-2-l2a",
+        True,
+        **CDSE_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # raster:offset -0.1 flat on asset (STAC 1.1), processing:version 05.11 -> 1000
+        dn_offset=1000,
+        baseline="05.11",
+    ),
+    S2Row(
+        CDSE_S2 + "S2B_MSIL2A_20200705T101559_N0500_R065_T32TMT_20230530T175912.json",
+        "cdse",
+        "sentinel-2-l2a",
+        True,
+        **CDSE_KEYS,
+        nodata=0,
+        scale=0.0001,
+        # 2020 scene reprocessed N0500: raster:offset -0.1 flat, processing:version 05.00 -> 1000
+        dn_offset=1000,
+        baseline="05.00",
+    ),
 ]
 
 
@@ -187,40 +311,120 @@ class S1Row:
 
 S1_ROWS = [
     # ---- PC sentinel-1-rtc: vv/vh float32 with raster:bands nodata -32768, UTM proj:epsg.
-    S1Row(PC_RTC + "S1A_IW_GRDH_1SDV_20240419T045904_20240419T045916_053498_067DF2_rtc.json",
-          # IW 1SDV, assets vv/vh, raster:bands nodata -32768, proj:epsg 32633 -> linear, geocoded
-          "pc", "sentinel-1-rtc", True, "vv", "vh", "linear", -32768),
-    S1Row(PC_RTC + "S1A_IW_GRDH_1SDV_20240419T045839_20240419T045904_053498_067DF2_rtc.json",
-          # IW 1SDV, assets vv/vh, raster:bands nodata -32768, proj:epsg 32633 -> linear, geocoded
-          "pc", "sentinel-1-rtc", True, "vv", "vh", "linear", -32768),
-    S1Row(PC_RTC + "S1A_IW_GRDH_1SDV_20250311T044231_20250311T044249_058252_073302_rtc.json",
-          # IW 1SDV, assets vv/vh, raster:bands nodata -32768, proj:epsg 32634 -> linear, geocoded
-          "pc", "sentinel-1-rtc", True, "vv", "vh", "linear", -32768),
+    S1Row(
+        PC_RTC + "S1A_IW_GRDH_1SDV_20240419T045904_20240419T045916_053498_067DF2_rtc.json",
+        # IW 1SDV, assets vv/vh, raster:bands nodata -32768, proj:epsg 32633 -> linear, geocoded
+        "pc",
+        "sentinel-1-rtc",
+        True,
+        "vv",
+        "vh",
+        "linear",
+        -32768,
+    ),
+    S1Row(
+        PC_RTC + "S1A_IW_GRDH_1SDV_20240419T045839_20240419T045904_053498_067DF2_rtc.json",
+        # IW 1SDV, assets vv/vh, raster:bands nodata -32768, proj:epsg 32633 -> linear, geocoded
+        "pc",
+        "sentinel-1-rtc",
+        True,
+        "vv",
+        "vh",
+        "linear",
+        -32768,
+    ),
+    S1Row(
+        PC_RTC + "S1A_IW_GRDH_1SDV_20250311T044231_20250311T044249_058252_073302_rtc.json",
+        # IW 1SDV, assets vv/vh, raster:bands nodata -32768, proj:epsg 32634 -> linear, geocoded
+        "pc",
+        "sentinel-1-rtc",
+        True,
+        "vv",
+        "vh",
+        "linear",
+        -32768,
+    ),
     # ---- PC sentinel-1-grd: no proj:* at all, no raster:bands (profile nodata 0), raw DN.
-    S1Row(PC_GRD + "S1A_IW_GRDH_1SDV_20250312T052236_20250312T052301_058267_073394.json",
-          # sar:polarizations [VV, VH], assets vv/vh, no proj:* -> radar geometry, dn, nodata 0
-          "pc", "sentinel-1-grd", False, "vv", "vh", "dn", 0),
-    S1Row(PC_GRD + "S1A_EW_GRDM_1SSH_20150129T081916_20150129T081938_004383_005598.json",
-          # EW 1SSH: sar:polarizations [HH], only asset hh -> no VV/VH, not geocoded
-          "pc", "sentinel-1-grd", False, None, None, "dn", None),
+    S1Row(
+        PC_GRD + "S1A_IW_GRDH_1SDV_20250312T052236_20250312T052301_058267_073394.json",
+        # sar:polarizations [VV, VH], assets vv/vh, no proj:* -> radar geometry, dn, nodata 0
+        "pc",
+        "sentinel-1-grd",
+        False,
+        "vv",
+        "vh",
+        "dn",
+        0,
+    ),
+    S1Row(
+        PC_GRD + "S1A_EW_GRDM_1SSH_20150129T081916_20150129T081938_004383_005598.json",
+        # EW 1SSH: sar:polarizations [HH], only asset hh -> no VV/VH, not geocoded
+        "pc",
+        "sentinel-1-grd",
+        False,
+        None,
+        None,
+        "dn",
+        None,
+    ),
     # ---- Earth Search sentinel-1-grd: proj:epsg 4326 is a footprint of a radar-geometry
     # image (not a map projection); raster:bands nodata 0 uint16.
-    S1Row(ES_GRD + "S1A_IW_GRDH_1SDV_20240517T093208_20240517T093240_053909_068D6C.json",
-          # sar:polarizations [VV, VH], assets vv/vh, raster:bands nodata 0 uint16 -> dn, GRD
-          "earth-search", "sentinel-1-grd", False, "vv", "vh", "dn", 0),
-    S1Row(ES_GRD + "S1A_IW_GRDH_1SSH_20250731T135702_20250731T135722_060328_077F7E.json",
-          # IW 1SSH: sar:polarizations [HH], only asset hh -> no VV/VH, not geocoded
-          "earth-search", "sentinel-1-grd", False, None, None, "dn", None),
-    S1Row(ES_GRD + "S1A_EW_GRDM_1SDH_20250709T083614_20250709T083719_060004_07745D.json",
-          # EW 1SDH: sar:polarizations [HH, HV], assets hh/hv -> no VV/VH, not geocoded
-          "earth-search", "sentinel-1-grd", False, None, None, "dn", None),
+    S1Row(
+        ES_GRD + "S1A_IW_GRDH_1SDV_20240517T093208_20240517T093240_053909_068D6C.json",
+        # sar:polarizations [VV, VH], assets vv/vh, raster:bands nodata 0 uint16 -> dn, GRD
+        "earth-search",
+        "sentinel-1-grd",
+        False,
+        "vv",
+        "vh",
+        "dn",
+        0,
+    ),
+    S1Row(
+        ES_GRD + "S1A_IW_GRDH_1SSH_20250731T135702_20250731T135722_060328_077F7E.json",
+        # IW 1SSH: sar:polarizations [HH], only asset hh -> no VV/VH, not geocoded
+        "earth-search",
+        "sentinel-1-grd",
+        False,
+        None,
+        None,
+        "dn",
+        None,
+    ),
+    S1Row(
+        ES_GRD + "S1A_EW_GRDM_1SDH_20250709T083614_20250709T083719_060004_07745D.json",
+        # EW 1SDH: sar:polarizations [HH, HV], assets hh/hv -> no VV/VH, not geocoded
+        "earth-search",
+        "sentinel-1-grd",
+        False,
+        None,
+        None,
+        "dn",
+        None,
+    ),
     # ---- CDSE sentinel-1-grd (COG, STAC 1.1): nodata 0 and proj:code null flat on assets.
-    S1Row(CDSE_GRD + "S1A_IW_GRDH_1SDV_20240607T000653_20240607T000718_054210_0697DA_6EE4_COG.json",
-          # sar:polarizations [VV, VH], assets vv/vh with proj:code null, nodata 0 -> dn, GRD
-          "cdse", "sentinel-1-grd", False, "vv", "vh", "dn", 0),
-    S1Row(CDSE_GRD + "S1A_EW_GRDM_1SSH_20241130T001228_20241130T001333_056776_06F825_E84D_COG.json",
-          # EW 1SSH: sar:polarizations [HH], only asset hh (proj:code null) -> no VV/VH, GRD
-          "cdse", "sentinel-1-grd", False, None, None, "dn", None),
+    S1Row(
+        CDSE_GRD + "S1A_IW_GRDH_1SDV_20240607T000653_20240607T000718_054210_0697DA_6EE4_COG.json",
+        # sar:polarizations [VV, VH], assets vv/vh with proj:code null, nodata 0 -> dn, GRD
+        "cdse",
+        "sentinel-1-grd",
+        False,
+        "vv",
+        "vh",
+        "dn",
+        0,
+    ),
+    S1Row(
+        CDSE_GRD + "S1A_EW_GRDM_1SSH_20241130T001228_20241130T001333_056776_06F825_E84D_COG.json",
+        # EW 1SSH: sar:polarizations [HH], only asset hh (proj:code null) -> no VV/VH, GRD
+        "cdse",
+        "sentinel-1-grd",
+        False,
+        None,
+        None,
+        "dn",
+        None,
+    ),
 ]
 
 GRD_ROWS = [r for r in S1_ROWS if r.collection == "sentinel-1-grd"]
@@ -232,9 +436,7 @@ RTC_ROWS = [r for r in S1_ROWS if r.collection == "sentinel-1-rtc"]
 
 def test_table_covers_every_item_file() -> None:
     on_disk = {
-        str(p.relative_to(DATA))
-        for p in DATA.glob("*/*/*.json")
-        if p.name != "collection.json"
+        str(p.relative_to(DATA)) for p in DATA.glob("*/*/*.json") if p.name != "collection.json"
     }
     in_tables = {r.path for r in S2_ROWS} | {r.path for r in S1_ROWS}
     assert len(in_tables) == len(S2_ROWS) + len(S1_ROWS) == 24
@@ -243,9 +445,7 @@ def test_table_covers_every_item_file() -> None:
 
 def test_fixtures_are_unchanged_copies() -> None:
     """Every JSON still matches the SHA-256 that SOURCES.md lists for it."""
-    sums = re.findall(
-        r"^([0-9a-f]{64})  (\S+\.json)$", (DATA / "SOURCES.md").read_text(), re.M
-    )
+    sums = re.findall(r"^([0-9a-f]{64})  (\S+\.json)$", (DATA / "SOURCES.md").read_text(), re.M)
     listed = {path: digest for digest, path in sums}
     on_disk = {str(p.relative_to(DATA)) for p in DATA.glob("*/*/*.json")}
     assert set(listed) == on_disk
@@ -277,8 +477,12 @@ def test_s2_item(row: S2Row) -> None:
     assert ib.missing == ()
 
     expected_keys = {
-        "B01": row.b01, "B04": row.b04, "B8A": row.b8a,
-        "B09": row.b09, "B12": row.b12, "SCL": row.scl,
+        "B01": row.b01,
+        "B04": row.b04,
+        "B8A": row.b8a,
+        "B09": row.b09,
+        "B12": row.b12,
+        "SCL": row.scl,
     }
     for band, key in expected_keys.items():
         ba = ib.bands[band]
@@ -454,19 +658,43 @@ def test_generic_removes_offset_exactly_once_on_earth_search_l2a() -> None:
 # (item, generic geocoded, units, VV/VH asset keys) -- same verdict as the provider profile.
 GENERIC_S1 = [
     # collection sentinel-1-rtc matches "*sentinel-1*rtc*" -> linear, nodata -32768, geocoded
-    (PC_RTC + "S1A_IW_GRDH_1SDV_20250311T044231_20250311T044249_058252_073302_rtc.json",
-     True, "linear", ("vv", "vh")),
+    (
+        PC_RTC + "S1A_IW_GRDH_1SDV_20250311T044231_20250311T044249_058252_073302_rtc.json",
+        True,
+        "linear",
+        ("vv", "vh"),
+    ),
     # every *-grd falls to "*sentinel-1*" -> geocoded false, dn
-    (PC_GRD + "S1A_IW_GRDH_1SDV_20250312T052236_20250312T052301_058267_073394.json",
-     False, "dn", ("vv", "vh")),
-    (ES_GRD + "S1A_IW_GRDH_1SDV_20240517T093208_20240517T093240_053909_068D6C.json",
-     False, "dn", ("vv", "vh")),
-    (ES_GRD + "S1A_EW_GRDM_1SDH_20250709T083614_20250709T083719_060004_07745D.json",
-     False, "dn", None),
-    (CDSE_GRD + "S1A_IW_GRDH_1SDV_20240607T000653_20240607T000718_054210_0697DA_6EE4_COG.json",
-     False, "dn", ("vv", "vh")),
-    (CDSE_GRD + "S1A_EW_GRDM_1SSH_20241130T001228_20241130T001333_056776_06F825_E84D_COG.json",
-     False, "dn", None),
+    (
+        PC_GRD + "S1A_IW_GRDH_1SDV_20250312T052236_20250312T052301_058267_073394.json",
+        False,
+        "dn",
+        ("vv", "vh"),
+    ),
+    (
+        ES_GRD + "S1A_IW_GRDH_1SDV_20240517T093208_20240517T093240_053909_068D6C.json",
+        False,
+        "dn",
+        ("vv", "vh"),
+    ),
+    (
+        ES_GRD + "S1A_EW_GRDM_1SDH_20250709T083614_20250709T083719_060004_07745D.json",
+        False,
+        "dn",
+        None,
+    ),
+    (
+        CDSE_GRD + "S1A_IW_GRDH_1SDV_20240607T000653_20240607T000718_054210_0697DA_6EE4_COG.json",
+        False,
+        "dn",
+        ("vv", "vh"),
+    ),
+    (
+        CDSE_GRD + "S1A_EW_GRDM_1SSH_20241130T001228_20241130T001333_056776_06F825_E84D_COG.json",
+        False,
+        "dn",
+        None,
+    ),
 ]
 
 

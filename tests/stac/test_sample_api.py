@@ -38,8 +38,7 @@ def _ids(result):
 
 
 def test_default_search_of_the_demo_aoi_finds_both_sensors_in_both_zones(sample_catalog):
-    result = search("sample", aoi=read_aoi(sample_aoi_path()), start="2024-06-01",
-                    end="2024-07-31")
+    result = search("sample", aoi=read_aoi(sample_aoi_path()), start="2024-06-01", end="2024-07-31")
     by_collection = {}
     for item in result.items:
         by_collection.setdefault(item.collection_id, []).append(item)
@@ -51,8 +50,10 @@ def test_default_search_of_the_demo_aoi_finds_both_sensors_in_both_zones(sample_
         verdict = profile.describe(item)
         if verdict.sensor == "sentinel-2":
             assert verdict.dn_offset == 1000 and verdict.processing_baseline == "05.10"
-            assert list(verdict.bands)[:12] == list(load_profile("sample").rule_for(
-                "synthetic-s2-l2a").bands)[:12]
+            assert (
+                list(verdict.bands)[:12]
+                == list(load_profile("sample").rule_for("synthetic-s2-l2a").bands)[:12]
+            )
         else:
             assert verdict.units == "linear" and verdict.bands["VV"].nodata == -32768
 
@@ -83,9 +84,20 @@ def test_geomm_search_through_a_local_stac_api_equals_the_static_search(
         outs = {}
         for name, catalog in (("static", str(sample_catalog)), ("api", url)):
             out = tmp_path / f"{name}.geojson"
-            code = main(["search", "--catalog", catalog, "--aoi", str(aoi_path),
-                         "--collections", ",".join(SAMPLE_COLLECTIONS), *query,
-                         "--out", str(out)])
+            code = main(
+                [
+                    "search",
+                    "--catalog",
+                    catalog,
+                    "--aoi",
+                    str(aoi_path),
+                    "--collections",
+                    ",".join(SAMPLE_COLLECTIONS),
+                    *query,
+                    "--out",
+                    str(out),
+                ]
+            )
             assert code == 0, capsys.readouterr().err
             outs[name] = [f["id"] for f in json.loads(out.read_text())["features"]]
         assert outs["api"] == outs["static"], query

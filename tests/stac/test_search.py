@@ -20,11 +20,27 @@ from geomm.testing import make_item, write_static_catalog
 
 AOI = aoi_from_geojson(mapping(box(10.0, 45.0, 10.2, 45.2)))
 # An L-shaped footprint whose bbox covers the AOI but whose polygon misses it.
-L_SHAPE = {"type": "Polygon", "coordinates": [[
-    [9.0, 44.0], [11.0, 44.0], [11.0, 44.5], [9.5, 44.5], [9.5, 46.0], [9.0, 46.0], [9.0, 44.0]]]}
+L_SHAPE = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [9.0, 44.0],
+            [11.0, 44.0],
+            [11.0, 44.5],
+            [9.5, 44.5],
+            [9.5, 46.0],
+            [9.0, 46.0],
+            [9.0, 44.0],
+        ]
+    ],
+}
 OVER_AOI = mapping(box(9.9, 44.9, 10.5, 45.5))
-ACROSS_180 = aoi_from_geojson({"type": "Polygon", "coordinates": [[
-    [179.5, -1], [-179.5, -1], [-179.5, 1], [179.5, 1], [179.5, -1]]]})
+ACROSS_180 = aoi_from_geojson(
+    {
+        "type": "Polygon",
+        "coordinates": [[[179.5, -1], [-179.5, -1], [-179.5, 1], [179.5, 1], [179.5, -1]]],
+    }
+)
 
 
 def _items() -> dict[str, list[pystac.Item]]:
@@ -32,29 +48,76 @@ def _items() -> dict[str, list[pystac.Item]]:
     s1 = "sentinel-1-rtc"
     return {
         s2: [
-            make_item("l-shape-miss", collection=s2, geometry=L_SHAPE,
-                      datetime="2024-06-10T10:00:00Z", cloud=1.0),
-            make_item("last-instant", collection=s2, geometry=OVER_AOI,
-                      datetime="2024-06-30T23:59:59Z", cloud=10.0),
-            make_item("next-day", collection=s2, geometry=OVER_AOI,
-                      datetime="2024-07-01T00:00:00Z", cloud=10.0),
-            make_item("first-instant", collection=s2, geometry=OVER_AOI,
-                      datetime="2024-06-01T00:00:00Z", cloud=49.9),
-            make_item("cloudy", collection=s2, geometry=OVER_AOI,
-                      datetime="2024-06-15T10:00:00Z", cloud=80.0),
-            make_item("east-of-180", collection=s2, geometry=mapping(box(179.0, -0.5, 180.0, 0.5)),
-                      datetime="2024-06-15T10:00:00Z", cloud=0.0),
-            make_item("west-of-180", collection=s2,
-                      geometry=mapping(box(-180.0, -0.5, -179.0, 0.5)),
-                      datetime="2024-06-15T10:00:00Z", cloud=0.0),
+            make_item(
+                "l-shape-miss",
+                collection=s2,
+                geometry=L_SHAPE,
+                datetime="2024-06-10T10:00:00Z",
+                cloud=1.0,
+            ),
+            make_item(
+                "last-instant",
+                collection=s2,
+                geometry=OVER_AOI,
+                datetime="2024-06-30T23:59:59Z",
+                cloud=10.0,
+            ),
+            make_item(
+                "next-day",
+                collection=s2,
+                geometry=OVER_AOI,
+                datetime="2024-07-01T00:00:00Z",
+                cloud=10.0,
+            ),
+            make_item(
+                "first-instant",
+                collection=s2,
+                geometry=OVER_AOI,
+                datetime="2024-06-01T00:00:00Z",
+                cloud=49.9,
+            ),
+            make_item(
+                "cloudy",
+                collection=s2,
+                geometry=OVER_AOI,
+                datetime="2024-06-15T10:00:00Z",
+                cloud=80.0,
+            ),
+            make_item(
+                "east-of-180",
+                collection=s2,
+                geometry=mapping(box(179.0, -0.5, 180.0, 0.5)),
+                datetime="2024-06-15T10:00:00Z",
+                cloud=0.0,
+            ),
+            make_item(
+                "west-of-180",
+                collection=s2,
+                geometry=mapping(box(-180.0, -0.5, -179.0, 0.5)),
+                datetime="2024-06-15T10:00:00Z",
+                cloud=0.0,
+            ),
         ],
         s1: [
-            make_item("span-overlaps-start", collection=s1, geometry=OVER_AOI, datetime=None,
-                      start="2024-05-31T23:59:50Z", end="2024-06-01T00:00:10Z"),
-            make_item("span-before", collection=s1, geometry=OVER_AOI, datetime=None,
-                      start="2024-05-31T23:00:00Z", end="2024-05-31T23:59:59Z"),
-            make_item("s1-no-cloud", collection=s1, geometry=OVER_AOI,
-                      datetime="2024-06-20T05:30:00Z"),
+            make_item(
+                "span-overlaps-start",
+                collection=s1,
+                geometry=OVER_AOI,
+                datetime=None,
+                start="2024-05-31T23:59:50Z",
+                end="2024-06-01T00:00:10Z",
+            ),
+            make_item(
+                "span-before",
+                collection=s1,
+                geometry=OVER_AOI,
+                datetime=None,
+                start="2024-05-31T23:00:00Z",
+                end="2024-05-31T23:59:59Z",
+            ),
+            make_item(
+                "s1-no-cloud", collection=s1, geometry=OVER_AOI, datetime="2024-06-20T05:30:00Z"
+            ),
         ],
     }
 
@@ -111,10 +174,17 @@ def test_empty_result_says_what_to_change(catalog):
     with pytest.raises(EmptyResultError, match=r"no scenes .* between 2023-01-01 and 2023-01-31"):
         search(catalog, aoi=AOI, collections=BOTH, start="2023-01-01", end="2023-01-31")
     with pytest.raises(EmptyResultError, match=r"1 scene\(s\) exceeded --max-cloud 5: raise it"):
-        search(catalog, aoi=AOI, collections=["sentinel-2-l2a"], start="2024-06-15",
-               end="2024-06-15", max_cloud=5)
-    empty = search(catalog, aoi=AOI, collections=BOTH, start="2023-01-01", end="2023-01-31",
-                   allow_empty=True)
+        search(
+            catalog,
+            aoi=AOI,
+            collections=["sentinel-2-l2a"],
+            start="2024-06-15",
+            end="2024-06-15",
+            max_cloud=5,
+        )
+    empty = search(
+        catalog, aoi=AOI, collections=BOTH, start="2023-01-01", end="2023-01-31", allow_empty=True
+    )
     assert len(empty) == 0
 
 
@@ -137,11 +207,14 @@ def test_bad_dates(catalog, start, end, message):
 
 def test_parse_datetime_day_edges():
     assert parse_datetime("2024-06-30", end_of_day=True).isoformat() == (
-        "2024-06-30T23:59:59.999999+00:00")
+        "2024-06-30T23:59:59.999999+00:00"
+    )
     assert parse_datetime("2024-06-01", end_of_day=False).isoformat() == (
-        "2024-06-01T00:00:00+00:00")
+        "2024-06-01T00:00:00+00:00"
+    )
     assert parse_datetime("2024-06-01T12:00:00+02:00", end_of_day=False).isoformat() == (
-        "2024-06-01T10:00:00+00:00")
+        "2024-06-01T10:00:00+00:00"
+    )
 
 
 def test_write_items_is_a_loadable_item_collection_with_absolute_hrefs(catalog, tmp_path):
@@ -182,8 +255,10 @@ def test_the_api_itself_applies_polygon_and_time_semantics(catalog, stac_api):
     from pystac_client import Client
 
     root = pystac.Catalog.from_file(str(catalog))
-    url = stac_api([c.to_dict() for c in root.get_children()],
-                   [i.to_dict() for i in root.get_items(recursive=True)])
+    url = stac_api(
+        [c.to_dict() for c in root.get_children()],
+        [i.to_dict() for i in root.get_items(recursive=True)],
+    )
     static = search(catalog, aoi=AOI, collections=BOTH, **JUNE)
     raw = Client.open(url).search(
         collections=BOTH, intersects=AOI.to_geojson(), datetime=static.query.datetime_range
