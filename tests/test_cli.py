@@ -130,6 +130,12 @@ def test_bad_inputs_exit_non_zero_with_one_line(tiny_catalog, tmp_path, aoi_file
     point = tmp_path / "point.geojson"
     point.write_text(json.dumps({"type": "Point", "coordinates": [10.3, 45.3]}))
     _expect_error(capsys, [*base, "--aoi", str(point)], r"contains a Point; an AOI must be")
+    empty = tmp_path / "empty.geojson"
+    empty.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
+    _expect_error(capsys, [*base, "--aoi", str(empty)], r"contains no features")
+    utm = tmp_path / "utm.geojson"
+    utm.write_text(json.dumps(mapping(box(500000, 5300000, 501000, 5301000))))
+    _expect_error(capsys, [*base, "--aoi", str(utm)], r"not longitude/latitude")
     far = tmp_path / "far.geojson"
     far.write_text(json.dumps(mapping(box(-60, -10, -59, -9))))
     _expect_error(capsys, [*base, "--aoi", str(far)], r"no scenes in .* intersecting the AOI")
