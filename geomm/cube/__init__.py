@@ -1,0 +1,31 @@
+"""Analysis-ready Sentinel-1/Sentinel-2 cubes on one chip-aligned grid.
+
+``build_cube`` pairs each S2 acquisition with the closest S1 pass, loads both
+onto one UTM grid (odc-stac, Dask), harmonizes S2 reflectance, converts S1
+to dB and derives a clear-sky mask; ``write_cube`` writes it to Zarr v3
+block by block (resumable); ``open_cube`` opens it with its CRS.
+"""
+
+from geomm.cube._build import CubeConfig, build_cube
+from geomm.cube._grid import CubeGrid, GridError, cube_grid, utm_crs_for
+from geomm.cube._load import LoadOptions
+from geomm.cube._pairing import Acquisition, Pair, PairingRule, pair_items
+from geomm.cube._store import CubeStoreError, WriteReport, open_cube, write_cube
+
+__all__ = [
+    "Acquisition",
+    "CubeConfig",
+    "CubeGrid",
+    "CubeStoreError",
+    "GridError",
+    "LoadOptions",
+    "Pair",
+    "PairingRule",
+    "WriteReport",
+    "build_cube",
+    "cube_grid",
+    "open_cube",
+    "pair_items",
+    "utm_crs_for",
+    "write_cube",
+]

@@ -1,0 +1,72 @@
+"""Canonical radiometry: pure array functions, applied lazily to Dask blocks.
+
+* Sentinel-2: reflectance x 10000 as uint16, 0 = nodata, with the
+  processing-baseline 04.00 offset removed exactly once (the provider
+  profile decides how many DN; these functions only subtract it).
+* Sentinel-1: backscatter in dB (10*log10 of linear power), float32,
+  NaN = nodata, never -inf.
+* ``clear``: SCL says not cloud, shadow, saturated or nodata.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "NOT_CLEAR_SCL",
+    "SNOW_SCL",
+    "clear_from_scl",
+    "db_nodata_to_nan",
+    "harmonize_s2",
+    "s1_to_db",
+]
+
+NOT_CLEAR_SCL = (0, 1, 3, 8, 9, 10)
+"""SCL classes that are never clear: nodata, saturated, cloud shadow, cloud
+medium/high probability, thin cirrus."""
+
+SNOW_SCL = 11
+"""SCL snow/ice: not clear unless the caller says snow is a valid surface."""
+
+
+def harmonize_s2(dn: np.ndarray, dn_offset: int) -> np.ndarray:
+    """Remove ``dn_offset`` from valid pixels; nodata (0) stays 0.
+
+    Pixels darker than the offset (negative reflectance after BOA
+    correction) become 1, the smallest valid value, so they are not
+    mistaken for nodata.
+    """
+    dn = np.asarray(dn)
+    if dn_offset == 0:
+        return dn.astype(np.uint16, copy=False)
+    shifted = dn.astype(np.int32) - dn_offset
+    out = np.clip(shifted, 1, np.iinfo(np.uint16).max).astype(np.uint16)
+    out[dn == 0] = 0
+    return out
+
+
+def s1_to_db(power: np.ndarray, nodata: float | None = None) -> np.ndarray:
+    """10*log10 of linear power as float32; nodata, NaN and power <= 0 become NaN."""
+    power = np.asarray(power, dtype=np.float32)
+    valid = np.isfinite(power) & (power > 0)
+    if nodata is not None and np.isfinite(nodata):
+        valid &= power != nodata
+    out = np.full(power.shape, np.nan, dtype=np.float32)
+    np.log10(power, out=out, where=valid)
+    out[valid] *= 10.0
+    return out
+
+
+def db_nodata_to_nan(db: np.ndarray, nodata: float | None = None) -> np.ndarray:
+    """Backscatter already in dB: only map the nodata value and infinities to NaN."""
+    db = np.array(db, dtype=np.float32, copy=True)
+    if nodata is not None and np.isfinite(nodata):
+        db[db == nodata] = np.nan
+    db[~np.isfinite(db)] = np.nan
+    return db
+
+
+def clear_from_scl(scl: np.ndarray, *, snow_is_clear: bool = False) -> np.ndarray:
+    """Boolean clear-sky mask from the Sentinel-2 scene classification."""
+    bad = list(NOT_CLEAR_SCL) + ([] if snow_is_clear else [SNOW_SCL])
+    return ~np.isin(np.asarray(scl), bad)

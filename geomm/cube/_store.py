@@ -1,0 +1,231 @@
+"""Zarr v3 cubes written block by block, resumable, never falsely complete.
+
+``write_cube`` first writes the store's metadata and coordinates (attribute
+``geomm_status = "incomplete"``), then each spatial block of chunks (all
+times, all bands) as an independent Zarr region write, recording a marker
+file per finished block in a sibling folder ``<store>.progress/``. Only
+after the last block does it set ``geomm_status = "complete"`` and remove
+the progress folder. A rerun with ``resume=True`` checks that the
+store was made from the same cube (a fingerprint of its coordinates and
+attributes) and writes only the blocks without a marker, so a chunk marked
+done is never rewritten. ``open_cube`` refuses incomplete stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from geomm.errors import GeommError
+
+__all__ = ["CubeStoreError", "WriteReport", "cube_blocks", "open_cube", "write_cube"]
+
+_PROGRESS_SUFFIX = ".progress"
+_STATUS = "geomm_status"
+_FINGERPRINT = "geomm_fingerprint"
+
+
+class CubeStoreError(GeommError, RuntimeError):
+    """A cube store is missing, incomplete, or belongs to another cube."""
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What one ``write_cube`` call did."""
+
+    path: Path
+    blocks_total: int
+    blocks_written: int
+    blocks_skipped: int
+    """Blocks already complete from an earlier, interrupted run."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One spatial block of chunks: a Zarr region covering all times and bands."""
+
+    row: int
+    col: int
+    y: slice
+    x: slice
+
+    @property
+    def name(self) -> str:
+        """Marker file name."""
+        return f"{self.row:05d}_{self.col:05d}"
+
+
+def cube_blocks(ds: xr.Dataset) -> list[Block]:
+    """The spatial blocks of ``ds``: one per Dask chunk in y and x."""
+    ys = _edges(ds.chunksizes["y"]) if ds.chunksizes else [(0, ds.sizes["y"])]
+    xs = _edges(ds.chunksizes["x"]) if ds.chunksizes else [(0, ds.sizes["x"])]
+    return [
+        Block(r, c, slice(y0, y1), slice(x0, x1))
+        for r, (y0, y1) in enumerate(ys)
+        for c, (x0, x1) in enumerate(xs)
+    ]
+
+
+def write_cube(
+    ds: xr.Dataset,
+    path: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[Block], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> WriteReport:
+    """Write ``ds`` (from :func:`build_cube`) to a Zarr v3 store at ``path``.
+
+    Args:
+        ds: the lazy cube.
+        path: store folder (conventionally ``*.zarr``).
+        resume: continue an interrupted store of the same cube.
+        overwrite: replace an existing store at ``path``.
+        progress: called after each block is written and marked.
+        on_start: called once with (blocks to write, blocks already done).
+
+    Raises:
+        CubeStoreError: ``path`` holds another cube, or an existing store
+            and neither ``resume`` nor ``overwrite`` was given.
+    """
+    path = Path(path)
+    fingerprint = _fingerprint(ds)
+    blocks = cube_blocks(ds)
+    if path.exists() and overwrite:
+        shutil.rmtree(path)
+        shutil.rmtree(progress_dir(path), ignore_errors=True)
+    if path.exists():
+        _check_existing(path, fingerprint, resume)
+    else:
+        _initialize(ds, path, fingerprint)
+    done_dir = progress_dir(path)
+    done = {p.name for p in done_dir.glob("*")} if done_dir.exists() else set()
+    todo = [b for b in blocks if b.name not in done]
+    if on_start:
+        on_start(len(todo), len(blocks) - len(todo))
+    # Region writes carry only the pixel variables, without coordinates: those
+    # were written once by _initialize and must not be touched again.
+    pixels = ds[[n for n, v in ds.data_vars.items() if {"y", "x"} <= set(v.dims)]]
+    pixels = pixels.drop_vars(list(pixels.coords))
+    for block in todo:
+        pixels.isel(y=block.y, x=block.x).to_zarr(
+            path,
+            region={"time": slice(None), "y": block.y, "x": block.x},
+            zarr_format=3,
+            consolidated=False,
+            write_empty_chunks=True,
+        )
+        (done_dir / block.name).touch()
+        if progress:
+            progress(block)
+    _mark_complete(path)
+    return WriteReport(path, len(blocks), len(todo), len(blocks) - len(todo))
+
+
+def open_cube(path: str | Path, *, allow_incomplete: bool = False) -> xr.Dataset:
+    """Open a cube written by :func:`write_cube`, lazily, with its CRS.
+
+    Raises:
+        CubeStoreError: no store at ``path``, or an incomplete one (rerun
+            ``geomm cube --resume``), unless ``allow_incomplete``.
+    """
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        raise CubeStoreError(f"no Zarr cube at {str(path)!r}; build one with `geomm cube`")
+    import rioxarray  # noqa: F401 - registers the .rio accessor users expect
+
+    ds = xr.open_zarr(path, decode_coords="all", consolidated=False, zarr_format=3)
+    if ds.attrs.get(_STATUS) != "complete" and not allow_incomplete:
+        raise CubeStoreError(
+            f"cube {str(path)!r} is incomplete (an interrupted run); finish it with "
+            "`geomm cube ... --resume`, or open it with allow_incomplete=True"
+        )
+    return ds
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def progress_dir(path: str | Path) -> Path:
+    """Folder of per-block completion markers of an unfinished store."""
+    path = Path(path)
+    return path.with_name(path.name + _PROGRESS_SUFFIX)
+
+
+def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
+    skeleton = ds.copy()
+    skeleton.attrs = {**ds.attrs, _STATUS: "incomplete", _FINGERPRINT: fingerprint}
+    encoding = {name: {"chunks": _chunks(var)} for name, var in ds.data_vars.items() if var.chunks}
+    skeleton.to_zarr(
+        path,
+        mode="w-",
+        compute=False,
+        zarr_format=3,
+        consolidated=False,
+        encoding=encoding,
+        write_empty_chunks=True,
+    )
+    progress_dir(path).mkdir(parents=True, exist_ok=True)
+
+
+def _check_existing(path: Path, fingerprint: str, resume: bool) -> None:
+    if not (path / "zarr.json").is_file():
+        raise CubeStoreError(
+            f"{str(path)!r} exists and is not a geomm cube; choose another --out or remove it"
+        )
+    attrs = json.loads((path / "zarr.json").read_text()).get("attributes", {})
+    status = attrs.get(_STATUS)
+    if not resume:
+        what = "a complete cube" if status == "complete" else "an interrupted cube"
+        hint = "--overwrite to replace it" if status == "complete" else "--resume to continue it"
+        raise CubeStoreError(f"{str(path)!r} already holds {what}; pass {hint}")
+    if attrs.get(_FINGERPRINT) != fingerprint:
+        raise CubeStoreError(
+            f"{str(path)!r} was built from different scenes, grid or options; it cannot be "
+            "resumed with these arguments: rerun with the original ones, or --overwrite"
+        )
+
+
+def _mark_complete(path: Path) -> None:
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    group.attrs[_STATUS] = "complete"
+    shutil.rmtree(progress_dir(path), ignore_errors=True)
+
+
+def _fingerprint(ds: xr.Dataset) -> str:
+    """Hash of what defines the cube: coordinates, pair variables, attributes."""
+    h = hashlib.sha256()
+    for name in sorted(ds.coords):
+        var = ds.coords[name]
+        if var.ndim <= 1 and not var.chunks:
+            h.update(name.encode())
+            h.update(np.asarray(var.values).astype(str).tobytes())
+    for name in sorted(ds.data_vars):
+        var = ds[name]
+        h.update(f"{name}{var.dims}{var.dtype}{var.shape}".encode())
+        if not var.chunks:
+            h.update(np.asarray(var.values).astype(str).tobytes())
+    h.update(json.dumps({k: str(v) for k, v in sorted(ds.attrs.items())}).encode())
+    return h.hexdigest()
+
+
+def _chunks(var: xr.DataArray) -> tuple[int, ...]:
+    return tuple(max(c) for c in var.chunks)
+
+
+def _edges(sizes: tuple[int, ...]) -> list[tuple[int, int]]:
+    out, start = [], 0
+    for size in sizes:
+        out.append((start, start + size))
+        start += size
+    return out
