@@ -142,6 +142,9 @@ def cube_command(
         str | None, typer.Option("--crs", help="Cube CRS (default: UTM zone of the AOI).")
     ] = None,
     chip_size: Annotated[int, typer.Option("--chip-size", help="Chip edge in pixels.")] = 120,
+    chunk_chips: Annotated[
+        int, typer.Option("--chunk-chips", help="Zarr/Dask chunk edge, in chips.")
+    ] = 4,
     max_lag_days: Annotated[
         float, typer.Option("--max-lag-days", help="Largest S1-S2 time gap, days.")
     ] = 6.0,
@@ -175,6 +178,7 @@ def cube_command(
     config = CubeConfig(
         crs=crs,
         chip_size=chip_size,
+        chunk_chips=chunk_chips,
         pairing=PairingRule(
             max_lag_days=max_lag_days, keep_unpaired=keep_unpaired, orbit_state=orbit_state
         ),

@@ -97,7 +97,7 @@ def cube_grid(
     crs: str | None = None,
     resolution: float = 10.0,
     chip_size: int = 120,
-    chunk_chips: int = 2,
+    chunk_chips: int = 4,
 ) -> CubeGrid:
     """The chip-aligned grid covering ``aoi``.
 

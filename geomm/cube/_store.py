@@ -97,16 +97,27 @@ def write_cube(
             and neither ``resume`` nor ``overwrite`` was given.
     """
     path = Path(path)
+    if not ds.chunks:  # numpy-backed (loaded): chunk it like a built cube
+        edge = int(ds.attrs.get("chip_size", ds.sizes["x"])) * int(ds.attrs.get("chunk_chips", 1))
+        ds = ds.chunk({"time": 1, "y": edge, "x": edge})
+    # Small per-time variables in memory: they are written once, with the skeleton.
+    ds = ds.assign(
+        {n: v.compute() for n, v in ds.data_vars.items() if not {"y", "x"} & set(v.dims)}
+    )
     fingerprint = _fingerprint(ds)
     blocks = cube_blocks(ds)
     if path.exists() and overwrite:
         shutil.rmtree(path)
         shutil.rmtree(progress_dir(path), ignore_errors=True)
     if path.exists():
-        _check_existing(path, fingerprint, resume)
+        if _check_existing(path, fingerprint, resume) == "complete":
+            if on_start:
+                on_start(0, len(blocks))
+            return WriteReport(path, len(blocks), 0, len(blocks))
     else:
         _initialize(ds, path, fingerprint)
     done_dir = progress_dir(path)
+    done_dir.mkdir(parents=True, exist_ok=True)
     done = {p.name for p in done_dir.glob("*")} if done_dir.exists() else set()
     todo = [b for b in blocks if b.name not in done]
     if on_start:
@@ -176,7 +187,8 @@ def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
     progress_dir(path).mkdir(parents=True, exist_ok=True)
 
 
-def _check_existing(path: Path, fingerprint: str, resume: bool) -> None:
+def _check_existing(path: Path, fingerprint: str, resume: bool) -> str | None:
+    """Raise unless the store at ``path`` may be resumed; return its status."""
     if not (path / "zarr.json").is_file():
         raise CubeStoreError(
             f"{str(path)!r} exists and is not a geomm cube; choose another --out or remove it"
@@ -192,6 +204,7 @@ def _check_existing(path: Path, fingerprint: str, resume: bool) -> None:
             f"{str(path)!r} was built from different scenes, grid or options; it cannot be "
             "resumed with these arguments: rerun with the original ones, or --overwrite"
         )
+    return status
 
 
 def _mark_complete(path: Path) -> None:
@@ -203,17 +216,17 @@ def _mark_complete(path: Path) -> None:
 
 
 def _fingerprint(ds: xr.Dataset) -> str:
-    """Hash of what defines the cube: coordinates, pair variables, attributes."""
+    """Hash of what defines the cube: grid, times, pairing, attributes.
+
+    Pixel values are not hashed (they are what is being written); everything
+    that decides them is: coordinates, per-time pair variables, the shapes and
+    types of the pixel variables, and the provenance attributes.
+    """
     h = hashlib.sha256()
-    for name in sorted(ds.coords):
-        var = ds.coords[name]
-        if var.ndim <= 1 and not var.chunks:
-            h.update(name.encode())
-            h.update(np.asarray(var.values).astype(str).tobytes())
-    for name in sorted(ds.data_vars):
+    for name in sorted(map(str, ds.variables)):
         var = ds[name]
         h.update(f"{name}{var.dims}{var.dtype}{var.shape}".encode())
-        if not var.chunks:
+        if not ({"y", "x"} & set(var.dims)) or var.ndim == 1:
             h.update(np.asarray(var.values).astype(str).tobytes())
     h.update(json.dumps({k: str(v) for k, v in sorted(ds.attrs.items())}).encode())
     return h.hexdigest()
