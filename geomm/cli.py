@@ -157,6 +157,15 @@ def cube_command(
     snow_is_clear: Annotated[
         bool, typer.Option("--snow-is-clear", help="Count SCL snow as clear.")
     ] = False,
+    composite_method: Annotated[
+        str | None,
+        typer.Option(
+            "--composite", help="Per-period composite instead of every date: median|mean."
+        ),
+    ] = None,
+    period: Annotated[
+        str, typer.Option("--period", help="Composite period: 1M, 2W, 10D, 1Y...")
+    ] = "1M",
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster."),
@@ -172,7 +181,7 @@ def cube_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from geomm.aoi import read_aoi
-    from geomm.cube import CubeConfig, LoadOptions, PairingRule
+    from geomm.cube import CompositeSpec, CubeConfig, LoadOptions, PairingRule
     from geomm.cube._make import make_cube
 
     config = CubeConfig(
@@ -183,6 +192,7 @@ def cube_command(
             max_lag_days=max_lag_days, keep_unpaired=keep_unpaired, orbit_state=orbit_state
         ),
         load=LoadOptions(snow_is_clear=snow_is_clear),
+        composite=CompositeSpec(composite_method, period) if composite_method else None,
     )
     wanted = [c.strip() for arg in collections or [] for c in arg.split(",") if c.strip()]
     with Progress(
@@ -214,20 +224,7 @@ def cube_command(
             on_start=on_start,
         )
     ds, report = run.dataset, run.report
-    table = Table(
-        title=f"cube {run.path}  ({ds.attrs['crs']}, {ds.sizes['y']} x {ds.sizes['x']} px)"
-    )
-    for name in ("S2 time (UTC)", "S1 time (UTC)", "lag days", "S1 orbit"):
-        table.add_column(name)
-    for i in range(ds.sizes["time"]):
-        s1_time = ds.s1_time.values[i]
-        table.add_row(
-            str(ds.time.values[i])[:19].replace("T", " "),
-            "" if str(s1_time) == "NaT" else str(s1_time)[:19].replace("T", " "),
-            f"{float(ds.s1_lag_days.values[i]):+.2f}",
-            f"{ds.s1_orbit_state.values[i]} {int(ds.s1_relative_orbit.values[i])}".strip(),
-        )
-    out.print(table)
+    out.print(_cube_table(ds, run.path))
     rate = run.output_mpix / run.seconds if run.seconds > 0 else float("nan")
     out.print(
         f"{report.blocks_written} block(s) written, {report.blocks_skipped} already done; "
@@ -236,6 +233,31 @@ def cube_command(
         soft_wrap=True,
         highlight=False,
     )
+
+
+def _cube_table(ds: Any, path: Path) -> Table:
+    """One row per cube time: the S1 pairing, or the composite's period."""
+    table = Table(title=f"cube {path}  ({ds.attrs['crs']}, {ds.sizes['y']} x {ds.sizes['x']} px)")
+
+    def when(value: Any) -> str:
+        return "" if str(value) == "NaT" else str(value)[:19].replace("T", " ")
+
+    if "s1_time" not in ds:  # a composite
+        for name in ("period start (UTC)", "acquisitions"):
+            table.add_column(name)
+        for i in range(ds.sizes["time"]):
+            table.add_row(when(ds.time.values[i]), str(int(ds.n_acquisitions.values[i])))
+        return table
+    for name in ("S2 time (UTC)", "S1 time (UTC)", "lag days", "S1 orbit"):
+        table.add_column(name)
+    for i in range(ds.sizes["time"]):
+        table.add_row(
+            when(ds.time.values[i]),
+            when(ds.s1_time.values[i]),
+            f"{float(ds.s1_lag_days.values[i]):+.2f}",
+            f"{ds.s1_orbit_state.values[i]} {int(ds.s1_relative_orbit.values[i])}".strip(),
+        )
+    return table
 
 
 def _items_table(result: Any) -> Table:

@@ -7,6 +7,7 @@ block by block (resumable); ``open_cube`` opens it with its CRS.
 """
 
 from geomm.cube._build import CubeConfig, build_cube
+from geomm.cube._composite import CompositeError, CompositeSpec, composite
 from geomm.cube._grid import CubeGrid, GridError, cube_grid, utm_crs_for
 from geomm.cube._load import LoadOptions
 from geomm.cube._pairing import Acquisition, Pair, PairingRule, pair_items
@@ -14,6 +15,8 @@ from geomm.cube._store import CubeStoreError, WriteReport, open_cube, write_cube
 
 __all__ = [
     "Acquisition",
+    "CompositeError",
+    "CompositeSpec",
     "CubeConfig",
     "CubeGrid",
     "CubeStoreError",
@@ -23,6 +26,7 @@ __all__ = [
     "PairingRule",
     "WriteReport",
     "build_cube",
+    "composite",
     "cube_grid",
     "open_cube",
     "pair_items",

@@ -20,6 +20,7 @@ import xarray as xr
 
 import geomm
 from geomm.aoi import Aoi
+from geomm.cube._composite import CompositeSpec, composite
 from geomm.cube._grid import CubeGrid, cube_grid
 from geomm.cube._load import LoadOptions, load_s1, load_s2
 from geomm.cube._pairing import Pair, PairingRule, pair_items
@@ -45,6 +46,8 @@ class CubeConfig:
     """How S1 passes are matched to S2 acquisitions."""
     load: LoadOptions = field(default_factory=LoadOptions)
     """Resampling and masking options."""
+    composite: CompositeSpec | None = None
+    """Reduce to one image per period (e.g. monthly medians) instead of every date."""
 
     def grid(self, aoi: Aoi) -> CubeGrid:
         """The chip-aligned grid of this configuration over ``aoi``."""
@@ -139,6 +142,8 @@ def build_cube(
         ds[name].attrs["grid_mapping"] = "spatial_ref"
     ds.attrs.update(_provenance(pairs, profile, grid, config))
     _describe_variables(ds, any("SCL" in verdict[i.id].bands for i in s2_items))
+    if config.composite is not None:
+        ds = composite(ds, period=config.composite.period, method=config.composite.method)
     return ds
 
 

@@ -64,8 +64,10 @@ class Block:
 
 def cube_blocks(ds: xr.Dataset) -> list[Block]:
     """The spatial blocks of ``ds``: one per Dask chunk in y and x."""
-    ys = _edges(ds.chunksizes["y"]) if ds.chunksizes else [(0, ds.sizes["y"])]
-    xs = _edges(ds.chunksizes["x"]) if ds.chunksizes else [(0, ds.sizes["x"])]
+    pixels = next(v for v in ds.data_vars.values() if {"y", "x"} <= set(v.dims))
+    sizes = pixels.chunksizes
+    ys = _edges(sizes["y"]) if sizes else [(0, ds.sizes["y"])]
+    xs = _edges(sizes["x"]) if sizes else [(0, ds.sizes["x"])]
     return [
         Block(r, c, slice(y0, y1), slice(x0, x1))
         for r, (y0, y1) in enumerate(ys)
@@ -97,7 +99,7 @@ def write_cube(
             and neither ``resume`` nor ``overwrite`` was given.
     """
     path = Path(path)
-    if not ds.chunks:  # numpy-backed (loaded): chunk it like a built cube
+    if not any(v.chunks for v in ds.data_vars.values()):  # loaded: chunk like a built cube
         edge = int(ds.attrs.get("chip_size", ds.sizes["x"])) * int(ds.attrs.get("chunk_chips", 1))
         ds = ds.chunk({"time": 1, "y": edge, "x": edge})
     # Small per-time variables in memory: they are written once, with the skeleton.
