@@ -235,6 +235,29 @@ def cube_command(
     )
 
 
+@app.command("quicklook")
+def quicklook_command(
+    cube: Annotated[Path, typer.Argument(help="Zarr cube written by `geomm cube`.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
+    time: Annotated[
+        str | None,
+        typer.Option(
+            "--time", "-t", help="Time index, or a date (nearest time). Default: the clearest."
+        ),
+    ] = None,
+    dpi: Annotated[int, typer.Option("--dpi", help="PNG resolution, dots per inch.")] = 120,
+) -> None:
+    """Draw one cube time as a PNG: S2 true colour beside S1 false colour."""
+    from geomm.cube import open_cube, quicklook
+    from geomm.cube._quicklook import pick_time
+
+    ds = open_cube(cube)
+    index = pick_time(ds, time)
+    quicklook(ds, time=index, out=out_path, dpi=dpi)
+    when = str(ds.time.values[index])[:19].replace("T", " ")
+    out.print(f"{out_path}  (time {index}: S2 {when} UTC)", soft_wrap=True, highlight=False)
+
+
 def _cube_table(ds: Any, path: Path) -> Table:
     """One row per cube time: the S1 pairing, or the composite's period."""
     table = Table(title=f"cube {path}  ({ds.attrs['crs']}, {ds.sizes['y']} x {ds.sizes['x']} px)")

@@ -11,6 +11,7 @@ from geomm.cube._composite import CompositeError, CompositeSpec, composite
 from geomm.cube._grid import CubeGrid, GridError, cube_grid, utm_crs_for
 from geomm.cube._load import LoadOptions
 from geomm.cube._pairing import Acquisition, Pair, PairingRule, pair_items
+from geomm.cube._quicklook import quicklook
 from geomm.cube._store import CubeStoreError, WriteReport, open_cube, write_cube
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "cube_grid",
     "open_cube",
     "pair_items",
+    "quicklook",
     "utm_crs_for",
     "write_cube",
 ]
