@@ -24,6 +24,7 @@ from geomm.cube._composite import CompositeSpec, composite
 from geomm.cube._grid import CubeGrid, cube_grid
 from geomm.cube._load import LoadOptions, load_s1, load_s2
 from geomm.cube._pairing import Pair, PairingRule, pair_items
+from geomm.cube._read import item_source, s1_array, s2_array
 from geomm.errors import EmptyResultError
 from geomm.stac import S1_BANDS, S2_BANDS, Profile
 
@@ -104,29 +105,19 @@ def build_cube(
             "or keep unpaired dates"
         )
     grid = config.grid(aoi)
-    s2_planes, clear_planes, s1_planes = [], [], []
-    s1_cache: dict[str, xr.DataArray] = {}
-    for pair in pairs:
-        s2, clear = load_s2(
-            pair.s2.items, [verdict[i.id] for i in pair.s2.items], grid, profile, config.load
-        )
-        s2_planes.append(s2)
-        clear_planes.append(clear)
-        if pair.s1 is None:
-            s1_planes.append(_empty_s1(s2))
-            continue
-        if pair.s1.key not in s1_cache:
-            s1_cache[pair.s1.key] = load_s1(
-                pair.s1.items, [verdict[i.id] for i in pair.s1.items], grid, profile, config.load
-            )
-        s1_planes.append(s1_cache[pair.s1.key])
+    if config.load.engine == "odc":
+        s2, s1, clear = _odc_planes(pairs, verdict, grid, profile, config.load)
+    else:
+        s2, s1, clear = _geomm_planes(pairs, verdict, grid, profile, config.load)
     times = pd.DatetimeIndex([_naive_utc(p.s2.time) for p in pairs], name="time")
+    y, x = _pixel_centres(grid)
     ds = xr.Dataset(
         {
-            "s2": xr.concat(s2_planes, dim="time"),
-            "s1": xr.concat(s1_planes, dim="time"),
-            "clear": xr.concat(clear_planes, dim="time"),
-        }
+            "s2": (("time", "s2_band", "y", "x"), s2),
+            "s1": (("time", "s1_band", "y", "x"), s1),
+            "clear": (("time", "y", "x"), clear),
+        },
+        coords={"y": y, "x": x},
     ).assign_coords(
         time=times,
         s2_band=np.array(S2_BANDS, dtype=object),
@@ -147,13 +138,61 @@ def build_cube(
     return ds
 
 
-def _empty_s1(like: xr.DataArray) -> xr.DataArray:
+def _geomm_planes(pairs, verdict, grid, profile, options):  # noqa: ANN001, ANN202
+    """(s2, s1, clear) Dask arrays through geomm's reader (:mod:`geomm.cube._read`)."""
     import dask.array as da
 
-    shape = (len(S1_BANDS), *like.shape[1:])
-    chunks = ((len(S1_BANDS),), *like.chunks[1:])
-    data = da.full(shape, np.nan, dtype=np.float32, chunks=chunks)
-    return xr.DataArray(data, dims=("s1_band", "y", "x"), coords={"y": like.y, "x": like.x})
+    s2_plans = [[item_source(i, verdict[i.id]) for i in p.s2.items] for p in pairs]
+    raw = s2_array(s2_plans, grid, profile, options.snow_is_clear)
+    passes: dict[str, int] = {}
+    s1_plans = []
+    for p in pairs:
+        if p.s1 is not None and p.s1.key not in passes:
+            passes[p.s1.key] = len(s1_plans)
+            s1_plans.append([item_source(i, verdict[i.id]) for i in p.s1.items])
+    s1_plans.append([])  # an empty pass (all NaN) for unpaired S2 dates
+    per_pass = s1_array(s1_plans, grid, profile)
+    index = [passes[p.s1.key] if p.s1 is not None else len(s1_plans) - 1 for p in pairs]
+    s1 = (
+        da.take(per_pass, index, axis=0)
+        if index != list(range(len(index)))
+        else per_pass[: len(index)]
+    )
+    return raw[:, : len(S2_BANDS)], s1, raw[:, len(S2_BANDS)].astype(bool)
+
+
+def _odc_planes(pairs, verdict, grid, profile, options):  # noqa: ANN001, ANN202
+    """(s2, s1, clear) Dask arrays through odc-stac (reference engine)."""
+    import dask.array as da
+
+    s2_planes, clear_planes, s1_planes = [], [], []
+    s1_cache: dict[str, xr.DataArray] = {}
+    for pair in pairs:
+        s2, clear = load_s2(
+            pair.s2.items, [verdict[i.id] for i in pair.s2.items], grid, profile, options
+        )
+        s2_planes.append(s2.data)
+        clear_planes.append(clear.data)
+        if pair.s1 is None:
+            shape = (len(S1_BANDS), *s2.shape[1:])
+            s1_planes.append(
+                da.full(shape, np.nan, dtype=np.float32, chunks=((len(S1_BANDS),), *s2.chunks[1:]))
+            )
+            continue
+        if pair.s1.key not in s1_cache:
+            s1_cache[pair.s1.key] = load_s1(
+                pair.s1.items, [verdict[i.id] for i in pair.s1.items], grid, profile, options
+            )
+        s1_planes.append(s1_cache[pair.s1.key].data)
+    return da.stack(s2_planes), da.stack(s1_planes), da.stack(clear_planes)
+
+
+def _pixel_centres(grid: CubeGrid) -> tuple[np.ndarray, np.ndarray]:
+    west, _, _, north = grid.bounds
+    height, width = grid.shape
+    y = north - (np.arange(height) + 0.5) * grid.resolution
+    x = west + (np.arange(width) + 0.5) * grid.resolution
+    return y, x
 
 
 def _pair_variables(pairs: list[Pair]) -> dict[str, xr.DataArray]:

@@ -47,6 +47,14 @@ class LoadOptions:
     """S1 onto the cube grid, in linear power (before dB)."""
     snow_is_clear: bool = False
     """Count SCL 11 (snow/ice) as clear."""
+    engine: str = "geomm"
+    """``geomm``: geomm's reader (one task per acquisition and block, all bands,
+    separable kernels where grids align); ``odc``: odc-stac's loader, kept as
+    an independent reference for tests and benchmarks."""
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("geomm", "odc"):
+            raise ValueError(f"engine must be 'geomm' or 'odc', got {self.engine!r}")
 
 
 def load_s2(

@@ -1,0 +1,423 @@
+"""geomm's own COG reader: one Dask task per (acquisition, block), all bands at once.
+
+Why not odc-stac's loader (ARCHITECTURE.md's first choice)? It builds one task
+per band and chunk and warps each band with GDAL on its own, recomputing the
+same coordinate transform 13 times per tile and date; on the 2-core reference
+machine GDAL warp then dominates a cube build (see docs/benchmarks.md). Most
+sources here need no general warp at all:
+
+* a Sentinel-2 tile in the cube's UTM zone at 10 m is a plain window read;
+* its 20 m and 60 m bands are an axis-aligned upsampling;
+* a Sentinel-1 RTC scene in the same zone is an axis-aligned sub-pixel shift;
+
+so those take a separable bilinear kernel (:mod:`geomm.cube._resample`), and
+only sources from another UTM zone take a general warp, whose sample
+positions are computed once per source grid and block and shared by every
+band and date. Radiometry (baseline offset, dB) is applied per item, before
+mosaicking, because it is a property of the item.
+
+Tasks carry plain data (hrefs, grids, offsets) and sign hrefs right before
+reading, so they pickle to Dask workers and survive long jobs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pystac
+import rasterio
+from affine import Affine
+from pyproj import CRS, Transformer
+from rasterio.windows import Window
+
+from geomm.cube._grid import CubeGrid
+from geomm.cube._radiometry import clear_from_scl, harmonize_s2
+from geomm.cube._resample import resample
+from geomm.errors import ProfileError
+from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
+
+__all__ = [
+    "BandSource",
+    "ItemSource",
+    "item_source",
+    "read_s1_block",
+    "read_s2_block",
+    "s1_array",
+    "s2_array",
+]
+
+_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """One asset of one item: where it is and on which grid."""
+
+    href: str
+    crs: str
+    transform: tuple[float, float, float, float, float, float]
+    shape: tuple[int, int]
+    nodata: float | None
+
+
+@dataclass(frozen=True)
+class ItemSource:
+    """One item's assets in output-layer order, with its radiometry."""
+
+    item_id: str
+    bands: tuple[BandSource, ...]
+    """S2: B01..B12 then SCL (if present); S1: VV, VH."""
+    dn_offset: int = 0
+    """S2 DN still to subtract (baseline 04.00)."""
+    units: str | None = None
+    """S1 units of the stored pixels: linear or db."""
+    has_scl: bool = False
+
+
+def item_source(item: pystac.Item, verdict: ItemBands) -> ItemSource:
+    """The reading plan of one item, from its STAC projection metadata.
+
+    Falls back to the file header when an asset lacks ``proj:*`` fields.
+    """
+    if verdict.sensor == "sentinel-2":
+        missing = [b for b in S2_BANDS if b not in verdict.bands]
+        if missing:
+            raise ProfileError(f"S2 item {item.id!r} lacks band(s) {missing}")
+        names = list(S2_BANDS) + (["SCL"] if "SCL" in verdict.bands else [])
+    else:
+        verdict.require_geocoded()
+        missing = [b for b in S1_BANDS if b not in verdict.bands]
+        if missing:
+            raise ProfileError(f"S1 item {item.id!r} lacks band(s) {missing}")
+        if verdict.units not in ("linear", "db"):
+            raise ProfileError(
+                f"S1 item {item.id!r} holds {verdict.units!r} values; geomm needs calibrated "
+                "backscatter (linear gamma0 or dB), e.g. sentinel-1-rtc"
+            )
+        names = list(S1_BANDS)
+    bands = tuple(_band_source(item, verdict, name) for name in names)
+    return ItemSource(
+        item_id=item.id,
+        bands=bands,
+        dn_offset=verdict.dn_offset,
+        units=verdict.units,
+        has_scl="SCL" in names,
+    )
+
+
+def read_s2_block(
+    sources: Sequence[ItemSource],
+    grid: CubeGrid,
+    rows: slice,
+    cols: slice,
+    profile: Profile,
+    snow_is_clear: bool,
+) -> np.ndarray:
+    """One S2 acquisition over a block: (13, h, w) uint16 = 12 bands harmonized + clear."""
+    h, w = rows.stop - rows.start, cols.stop - cols.start
+    nb = len(S2_BANDS)
+    refl = np.zeros((nb, h, w), dtype=np.uint16)
+    scl = np.zeros((h, w), dtype=np.uint8)
+    have_scl = False
+    for src in sources:
+        need = (refl == 0).any(axis=0)
+        if not need.any():
+            break
+        sampled = _sample_bands(src.bands[:nb], grid, rows, cols, profile, "bilinear")
+        for i, (values, good) in enumerate(sampled):
+            if values is None:
+                continue
+            dn = np.where(good, np.rint(values), 0).astype(np.uint16)
+            take = (refl[i] == 0) & (dn != 0)
+            refl[i][take] = harmonize_s2(dn[take], src.dn_offset)
+        if src.has_scl:
+            have_scl = True
+            ((values, good),) = _sample_bands(src.bands[nb:], grid, rows, cols, profile, "nearest")
+            if values is not None:
+                take = (scl == 0) & good
+                scl[take] = values[take]
+    valid = (refl != 0).all(axis=0)
+    clear = valid & clear_from_scl(scl, snow_is_clear=snow_is_clear) if have_scl else valid
+    return np.concatenate([refl, clear[None].astype(np.uint16)], axis=0)
+
+
+def read_s1_block(
+    sources: Sequence[ItemSource], grid: CubeGrid, rows: slice, cols: slice, profile: Profile
+) -> np.ndarray:
+    """One S1 pass over a block: (2, h, w) float32 dB, NaN where no data.
+
+    Linear power is resampled as is; dB sources are resampled in linear
+    power too (converted before, back after), so averages stay physical.
+    """
+    h, w = rows.stop - rows.start, cols.stop - cols.start
+    out = np.full((len(S1_BANDS), h, w), np.nan, dtype=np.float32)
+    for src in sources:
+        if not np.isnan(out).any():
+            break
+        pre = _db_to_linear if src.units == "db" else None
+        sampled = _sample_bands(src.bands, grid, rows, cols, profile, "bilinear", pre=pre)
+        for i, (power, good) in enumerate(sampled):
+            if power is None:
+                continue
+            good = good & (power > 0)
+            db = np.full(power.shape, np.nan, dtype=np.float32)
+            np.log10(power, out=db, where=good)
+            db *= 10.0
+            take = np.isnan(out[i]) & good
+            out[i][take] = db[take]
+    return out
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _sample_bands(
+    bands: Sequence[BandSource],
+    grid: CubeGrid,
+    rows: slice,
+    cols: slice,
+    profile: Profile,
+    method: str,
+    pre=None,  # noqa: ANN001 - optional elementwise transform before resampling
+) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+    """Resample each band onto the block; bands on one grid share one plan.
+
+    Returns one (values, good) per band, (None, None) where the band's
+    source does not overlap the block.
+    """
+    out: list[tuple[np.ndarray | None, np.ndarray | None]] = [(None, None)] * len(bands)
+    by_grid: dict[tuple, list[int]] = {}
+    for i, band in enumerate(bands):
+        by_grid.setdefault((band.crs, band.transform, band.shape), []).append(i)
+    for (crs, transform, shape), members in by_grid.items():
+        plan = _plan(crs, transform, shape, grid, rows.start, rows.stop, cols.start, cols.stop)
+        if plan is None:
+            continue
+        window, src_rows, src_cols, layout = plan
+        stack, valid = [], []
+        for i in members:
+            data, ok = _read_window(bands[i], window, profile)
+            stack.append(pre(data) if pre is not None else data)
+            valid.append(ok)
+        values, good = resample(
+            np.stack(stack), np.stack(valid), src_rows, src_cols, layout=layout, method=method
+        )
+        for k, i in enumerate(members):
+            out[i] = (values[k], good[k])
+    return out
+
+
+def _read_window(
+    band: BandSource, window: Window, profile: Profile
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read one window of one asset and its validity mask (nodata, NaN)."""
+    with rasterio.open(profile.sign(band.href)) as ds:
+        data = ds.read(1, window=window)
+    if band.nodata is None:
+        valid = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
+    elif math.isnan(band.nodata):
+        valid = ~np.isnan(data)
+    else:
+        valid = data != band.nodata
+        if data.dtype.kind == "f":
+            valid &= np.isfinite(data)
+    return data, valid
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(
+    crs: str,
+    transform: tuple[float, ...],
+    shape: tuple[int, int],
+    grid: CubeGrid,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+):  # noqa: ANN202 - (Window, rows, cols, layout) | None
+    """Which source window a block needs and where its pixel centres fall in it.
+
+    Cached: the bands of a tile on one grid, and that tile on every date,
+    share one plan per block.
+    """
+    west, _, _, north = grid.bounds
+    res = grid.resolution
+    xs = west + (np.arange(c0, c1) + 0.5) * res
+    ys = north - (np.arange(r0, r1) + 0.5) * res
+    src = Affine(*transform)
+    same_crs = _same_crs(crs, grid.crs)
+    if same_crs and abs(src.b) < _TOL and abs(src.d) < _TOL:
+        # pixel-centre coordinates: col = (x - c) / a - 0.5, row = (y - f) / e - 0.5
+        cols = (xs - src.c) / src.a - 0.5
+        rows = (ys - src.f) / src.e - 0.5
+        layout = "separable"
+    else:
+        sx, sy = _transform_grid(grid.crs, crs, xs, ys)
+        cols, rows = ~src * (sx, sy)
+        cols, rows = np.asarray(cols) - 0.5, np.asarray(rows) - 0.5
+        layout = "general"
+    row_lo = max(int(math.floor(np.nanmin(rows))), 0)
+    row_hi = min(int(math.floor(np.nanmax(rows))) + 2, shape[0])
+    col_lo = max(int(math.floor(np.nanmin(cols))), 0)
+    col_hi = min(int(math.floor(np.nanmax(cols))) + 2, shape[1])
+    if row_hi <= row_lo or col_hi <= col_lo:
+        return None
+    window = Window(col_lo, row_lo, col_hi - col_lo, row_hi - row_lo)
+    rows, cols = rows - row_lo, cols - col_lo
+    if layout == "separable" and _unit_steps(rows) and _unit_steps(cols):
+        layout = "copy"  # the block is a window of the source grid: no resampling
+    return window, rows, cols, layout
+
+
+def _unit_steps(pos: np.ndarray) -> bool:
+    """Positions are consecutive whole pixels (0, 1, 2... from an integer offset)."""
+    return bool(
+        pos.size
+        and abs(pos[0] - round(pos[0])) < 1e-6
+        and np.allclose(np.diff(pos), 1.0, atol=1e-9)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _same_crs(a: str, b: str) -> bool:
+    return CRS.from_user_input(a) == CRS.from_user_input(b)
+
+
+_COARSE = 16
+"""Exact CRS transforms every 16 px, bilinear in between: UTM-to-UTM maps are
+smooth enough that this is exact to far below a millimetre, and 256x cheaper."""
+
+
+def _transform_grid(
+    dst_crs: str, src_crs: str, xs: np.ndarray, ys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Source-CRS coordinates of the pixel centres (xs x ys) of a block."""
+    from scipy.ndimage import map_coordinates
+
+    to_src = _transformer(dst_crs, src_crs)
+    ci = np.unique(np.r_[np.arange(0, len(xs), _COARSE), len(xs) - 1])
+    ri = np.unique(np.r_[np.arange(0, len(ys), _COARSE), len(ys) - 1])
+    gx, gy = np.meshgrid(xs[ci], ys[ri])
+    cx, cy = to_src.transform(gx, gy)
+    fc = np.interp(np.arange(len(xs)), ci, np.arange(len(ci)))
+    fr = np.interp(np.arange(len(ys)), ri, np.arange(len(ri)))
+    coords = np.stack(np.meshgrid(fr, fc, indexing="ij"))
+    sx = map_coordinates(np.asarray(cx), coords, order=1, mode="nearest", prefilter=False)
+    sy = map_coordinates(np.asarray(cy), coords, order=1, mode="nearest", prefilter=False)
+    return sx, sy
+
+
+@functools.lru_cache(maxsize=32)
+def _transformer(dst_crs: str, src_crs: str) -> Transformer:
+    return Transformer.from_crs(dst_crs, src_crs, always_xy=True)
+
+
+def _db_to_linear(db: np.ndarray) -> np.ndarray:
+    return np.power(10.0, db.astype(np.float32) / 10.0, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def _band_source(item: pystac.Item, verdict: ItemBands, name: str) -> BandSource:
+    band = verdict.bands[name]
+    asset = item.assets[band.asset]
+    fields = {**item.properties, **asset.extra_fields}
+    crs = _proj_crs(fields)
+    transform = fields.get("proj:transform")
+    shape = fields.get("proj:shape")
+    if crs is None or transform is None or shape is None:
+        with rasterio.open(band.href) as ds:  # header only
+            crs = crs or ds.crs.to_string()
+            transform = transform or list(ds.transform)[:6]
+            shape = shape or [ds.height, ds.width]
+    return BandSource(
+        href=band.href,
+        crs=crs,
+        transform=tuple(float(v) for v in list(transform)[:6]),
+        shape=(int(shape[0]), int(shape[1])),
+        nodata=band.nodata,
+    )
+
+
+def _proj_crs(fields: dict) -> str | None:
+    if code := fields.get("proj:code"):
+        return str(code)
+    if epsg := fields.get("proj:epsg"):
+        return f"EPSG:{epsg}"
+    if wkt := fields.get("proj:wkt2"):
+        return str(wkt)
+    return None
+
+
+# --------------------------------------------------------------------------- dask arrays
+
+
+def s2_array(
+    plans: Sequence[Sequence[ItemSource]], grid: CubeGrid, profile: Profile, snow_is_clear: bool
+):  # noqa: ANN201 - dask.array.Array
+    """Lazy (time, 13, y, x) uint16: 12 harmonized bands + clear, one task per block."""
+    return _array(
+        "geomm-s2",
+        [
+            (read_s2_block, (plan, grid), {"profile": profile, "snow_is_clear": snow_is_clear})
+            for plan in plans
+        ],
+        grid,
+        layers=len(S2_BANDS) + 1,
+        dtype=np.uint16,
+    )
+
+
+def s1_array(plans: Sequence[Sequence[ItemSource]], grid: CubeGrid, profile: Profile):  # noqa: ANN201 - dask.array.Array
+    """Lazy (pass, 2, y, x) float32 dB, one task per pass and block."""
+    return _array(
+        "geomm-s1",
+        [(read_s1_block, (plan, grid), {"profile": profile}) for plan in plans],
+        grid,
+        layers=len(S1_BANDS),
+        dtype=np.float32,
+    )
+
+
+def _array(prefix: str, planes: list, grid: CubeGrid, *, layers: int, dtype):  # noqa: ANN001, ANN202
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    height, width = grid.shape
+    ys = _chunk_edges(height, grid.chunk_px)
+    xs = _chunk_edges(width, grid.chunk_px)
+    name = f"{prefix}-{tokenize(planes, grid)}"
+    dsk = {}
+    for t, (func, args, kwargs) in enumerate(planes):
+        for iy, (y0, y1) in enumerate(ys):
+            for ix, (x0, x1) in enumerate(xs):
+                dsk[(name, t, 0, iy, ix)] = (
+                    _call_block,
+                    func,
+                    args,
+                    slice(y0, y1),
+                    slice(x0, x1),
+                    kwargs,
+                )
+    chunks = (
+        (1,) * len(planes),
+        (layers,),
+        tuple(b - a for a, b in ys),
+        tuple(b - a for a, b in xs),
+    )
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[])
+    return da.Array(graph, name, chunks, dtype=dtype)
+
+
+def _call_block(func, args, rows: slice, cols: slice, kwargs: dict) -> np.ndarray:  # noqa: ANN001
+    return func(*args, rows, cols, **kwargs)[None]
+
+
+def _chunk_edges(size: int, step: int) -> list[tuple[int, int]]:
+    return [(start, min(start + step, size)) for start in range(0, size, step)]

@@ -1,0 +1,148 @@
+"""Sampling stacks of source bands at arbitrary pixel positions, nodata-aware.
+
+The cube reader resamples every band of one source grid (an S2 tile's four
+10 m bands, its six 20 m bands...) with the *same* sample positions, so the
+kernels here work on stacks ``(bands, rows, cols)`` and compute indices and
+weights once per stack:
+
+* bilinear, with nodata neighbours excluded and the weights of the valid ones
+  renormalized (as GDAL does): ``sum(w * v * m) / sum(w * m)``; a sample is
+  valid when its valid neighbours carry at least half the weight, so nodata
+  edges move by at most half a source pixel;
+* nearest, for classifications (SCL).
+
+Positions are continuous pixel-centre coordinates in the source window:
+``(row, col) = (0.0, 0.0)`` is the centre of its top-left pixel. Three
+layouts: ``copy`` (the block is a window of the source grid), ``separable``
+(axis-aligned: ``rows`` is (H,), ``cols`` is (W,)), ``general`` (``rows``,
+``cols`` are (H, W), e.g. from another UTM zone).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Layout", "resample"]
+
+Layout = str  # "copy" | "separable" | "general"
+
+_HALF = 0.5 - 1e-6
+
+
+def resample(
+    data: np.ndarray,
+    valid: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    layout: Layout,
+    method: str = "bilinear",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample a stack ``data[b, r, c]`` (validity ``valid``) at the positions.
+
+    Returns:
+        (values, good): float32 values for bilinear (the source dtype for
+        nearest) of shape (bands, H, W), and their validity.
+    """
+    if layout == "copy":
+        return _copy(data, valid, rows, cols, method)
+    if method == "nearest":
+        if layout == "separable":
+            rows, cols = np.meshgrid(rows, cols, indexing="ij")
+        return _nearest(data, valid, rows, cols)
+    if layout == "separable":
+        return _separable(data, valid, rows, cols)
+    return _general(data, valid, rows, cols)
+
+
+def _copy(data, valid, rows, cols, method):  # noqa: ANN001, ANN202
+    """The block is a window of the source grid; pad where the source ends."""
+    nb = data.shape[0]
+    h, w = len(rows), len(cols)
+    r0, c0 = int(round(rows[0])), int(round(cols[0]))
+    out = np.zeros((nb, h, w), dtype=data.dtype if method == "nearest" else np.float32)
+    good = np.zeros((nb, h, w), dtype=bool)
+    sr0, sc0 = max(r0, 0), max(c0, 0)
+    sr1, sc1 = min(r0 + h, data.shape[1]), min(c0 + w, data.shape[2])
+    if sr1 > sr0 and sc1 > sc0:
+        dst = (slice(None), slice(sr0 - r0, sr1 - r0), slice(sc0 - c0, sc1 - c0))
+        out[dst] = data[:, sr0:sr1, sc0:sc1]
+        good[dst] = valid[:, sr0:sr1, sc0:sc1]
+    return out, good
+
+
+def _nearest(data, valid, rows, cols):  # noqa: ANN001, ANN202
+    r = np.floor(rows + 0.5).astype(np.intp)
+    c = np.floor(cols + 0.5).astype(np.intp)
+    inside = (r >= 0) & (r < data.shape[1]) & (c >= 0) & (c < data.shape[2])
+    r, c = np.where(inside, r, 0), np.where(inside, c, 0)
+    values = data[:, r, c]
+    good = valid[:, r, c] & inside
+    values[~good] = 0
+    return values, good
+
+
+def _separable(data, valid, rows, cols):  # noqa: ANN001, ANN202
+    """Two 1-D linear passes (rows, then columns) over data*mask and mask."""
+    num = np.where(valid, data, 0).astype(np.float32)
+    den = valid.astype(np.float32)
+    num, den = _interp_axis(num, rows, 1), _interp_axis(den, rows, 1)
+    num, den = _interp_axis(num, cols, 2), _interp_axis(den, cols, 2)
+    return _normalize(num, den)
+
+
+def _general(data, valid, rows, cols):  # noqa: ANN001, ANN202
+    """Any mapping: scipy's compiled bilinear (``map_coordinates``, order 1) per band.
+
+    ``mode="grid-constant"`` interpolates against zeros beyond the source
+    edge, which with the validity plane gives the same edge behaviour as the
+    separable kernel. The validity plane is interpolated once when all bands
+    share it (the usual case: one tile, one footprint).
+    """
+    from scipy.ndimage import map_coordinates
+
+    coords = np.stack([rows, cols]).astype(np.float32)
+
+    def interp(plane: np.ndarray) -> np.ndarray:
+        return map_coordinates(
+            plane, coords, order=1, mode="grid-constant", cval=0.0, prefilter=False
+        )
+
+    shared = bool((valid == valid[:1]).all())
+    den_shared = interp(valid[0].astype(np.float32)) if shared else None
+    nums, dens = [], []
+    for band in range(data.shape[0]):
+        nums.append(interp(np.where(valid[band], data[band], 0).astype(np.float32)))
+        dens.append(den_shared if shared else interp(valid[band].astype(np.float32)))
+    return _normalize(np.stack(nums), np.stack(dens))
+
+
+def _normalize(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    good = den >= _HALF
+    out = np.zeros(num.shape, dtype=np.float32)
+    np.divide(num, den, out=out, where=good)
+    return out, good
+
+
+def _interp_axis(a: np.ndarray, pos: np.ndarray, axis: int) -> np.ndarray:
+    """Linear interpolation of ``a`` along ``axis`` at ``pos``; outside the source -> 0.
+
+    Positions beyond the first or last pixel centre still get the weight of
+    the nearest pixel (the missing neighbour counts as invalid), matching a
+    nodata-aware 2-D bilinear kernel.
+    """
+    n = a.shape[axis]
+    i0 = np.floor(pos).astype(np.intp)
+    f = (pos - i0).astype(np.float32)
+    shape = [1] * a.ndim
+    shape[axis] = -1
+    out = None
+    for di, wt in ((0, 1.0 - f), (1, f)):
+        idx = i0 + di
+        ok = (idx >= 0) & (idx < n)
+        term = np.take(a, np.clip(idx, 0, n - 1), axis=axis) * np.where(ok, wt, 0.0).astype(
+            np.float32
+        ).reshape(shape)
+        out = term if out is None else out + term
+    assert out is not None  # noqa: S101 - always two terms
+    return out
