@@ -101,7 +101,7 @@ def _general(data, valid, rows, cols):  # noqa: ANN001, ANN202
     """
     from scipy.ndimage import map_coordinates
 
-    coords = np.stack([rows, cols]).astype(np.float32)
+    coords = np.stack([rows, cols]).astype(np.float64)
 
     def interp(plane: np.ndarray) -> np.ndarray:
         return map_coordinates(
