@@ -33,12 +33,14 @@ install: $(VENV)/.installed-base
 
 install-test: $(VENV)/.installed-test
 
-# The furthest stage built so far: search the sample catalog over the demo AOI.
+# The furthest stage built so far: an S1/S2 cube of the sample catalog over the
+# demo AOI, and a quicklook of it.
 demo: install
-	$(BIN)/geomm search --catalog sample --aoi catalogs/sample/aoi.geojson \
-		--start 2024-06-01 --end 2024-07-31 --out $(DEMO_OUT)/demo-items.geojson
-	@echo "Items written to $(DEMO_OUT)/demo-items.geojson (a GeoJSON ItemCollection;"
-	@echo "open it with pystac.ItemCollection.from_file or geopandas.read_file)."
+	$(BIN)/geomm cube --catalog sample --aoi catalogs/sample/aoi.geojson \
+		--start 2024-06-01 --end 2024-07-31 --out $(DEMO_OUT)/demo-cube.zarr --overwrite
+	$(BIN)/geomm quicklook $(DEMO_OUT)/demo-cube.zarr --out $(DEMO_OUT)/demo-quicklook.png
+	@echo "Cube: $(DEMO_OUT)/demo-cube.zarr  (Python: geomm.cube.open_cube('$(DEMO_OUT)/demo-cube.zarr'))"
+	@echo "Quicklook: $(DEMO_OUT)/demo-quicklook.png"
 
 test: install-test
 	$(BIN)/python -m pytest
