@@ -26,6 +26,7 @@ import rasterio
 from rasterio.io import MemoryFile
 
 from geomm.errors import SampleDataError
+from geomm.stac._profiles import S1_BANDS, S2_BANDS
 
 __all__ = [
     "ARCHIVES",
@@ -66,8 +67,7 @@ ARCHIVE_SHA256: Mapping[Sensor, str] = {
 """sha256 of each archive as listed in the RECORD of bigearthnet-common 2.8.0."""
 LICENSE_SHA256 = "5217eec6a03f68b9c4fc6bae972e34b2decd502521bb49e94bf8e03fdbd7aacc"
 
-S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
-S1_POLARIZATIONS = ("VV", "VH")
+S1_POLARIZATIONS = S1_BANDS
 
 _TIF = re.compile(r"^(?P<patch>.+)_(?P<band>B\d\d|B8A|VV|VH)\.tif$")
 _META = re.compile(r"^(?P<patch>.+)_labels_metadata\.json$")

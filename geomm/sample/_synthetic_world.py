@@ -29,6 +29,7 @@ from scipy.ndimage import map_coordinates
 from scipy.spatial import cKDTree
 
 from geomm.errors import SampleDataError
+from geomm.stac._profiles import S2_BANDS  # the 12 canonical bands, CROMA order
 
 __all__ = [
     "CLASSES",
@@ -40,22 +41,6 @@ __all__ = [
     "PointTarget",
     "River",
 ]
-
-S2_BANDS: tuple[str, ...] = (
-    "B01",
-    "B02",
-    "B03",
-    "B04",
-    "B05",
-    "B06",
-    "B07",
-    "B08",
-    "B8A",
-    "B09",
-    "B11",
-    "B12",
-)
-"""The 12 canonical Sentinel-2 bands (B10 dropped), in CROMA order."""
 
 
 @dataclass(frozen=True)
