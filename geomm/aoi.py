@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from geomm.errors import AoiError
 
-__all__ = ["Aoi", "aoi_from_geojson", "read_aoi"]
+__all__ = ["Aoi", "aoi_from_geojson", "read_aoi", "transform_geometry"]
 
 _AREAL = ("Polygon", "MultiPolygon")
 _GEOMETRY_TYPES = (
@@ -83,6 +84,23 @@ class Aoi:
     def to_geojson(self) -> dict[str, Any]:
         """GeoJSON geometry dict of the (possibly split) area."""
         return mapping(self.geometry)
+
+
+def transform_geometry(geometry: BaseGeometry, src_crs: Any, dst_crs: Any) -> BaseGeometry:
+    """``geometry`` reprojected from ``src_crs`` to ``dst_crs`` (x/y = lon/lat order).
+
+    Vertices are transformed exactly; densify first (``segmentize``) when
+    straight edges must stay inside a curved image of the area.
+    """
+    from pyproj import Transformer
+
+    to_dst = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+
+    def move(xy):  # noqa: ANN001, ANN202 - (N, 2) array in, (N, 2) array out
+        x, y = to_dst.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geometry, move)
 
 
 def read_aoi(path: str | Path) -> Aoi:

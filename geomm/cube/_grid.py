@@ -14,10 +14,9 @@ import math
 from dataclasses import dataclass
 
 from odc.geo.geobox import GeoBox
-from pyproj import CRS, Transformer
-from shapely.ops import transform as shapely_transform
+from pyproj import CRS
 
-from geomm.aoi import Aoi
+from geomm.aoi import Aoi, transform_geometry
 from geomm.errors import GeommError
 
 __all__ = ["CubeGrid", "GridError", "cube_grid", "utm_crs_for"]
@@ -124,8 +123,7 @@ def cube_grid(
         raise GridError(f"cube CRS must be projected (metres), got {crs!r}; e.g. a UTM zone")
     epsg = parsed.to_epsg()
     crs_text = f"EPSG:{epsg}" if epsg else parsed.to_wkt()
-    to_crs = Transformer.from_crs("EPSG:4326", parsed, always_xy=True).transform
-    minx, miny, maxx, maxy = shapely_transform(to_crs, _densify(aoi)).bounds
+    minx, miny, maxx, maxy = transform_geometry(_densify(aoi), "EPSG:4326", parsed).bounds
     step = chip_size * resolution
     col0 = math.floor(minx / step)
     col1 = math.ceil(maxx / step)

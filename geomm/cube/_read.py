@@ -257,8 +257,9 @@ def _plan(
         layout = "separable"
     else:
         sx, sy = _transform_grid(grid.crs, crs, xs, ys)
-        cols, rows = ~src * (sx, sy)
-        cols, rows = np.asarray(cols) - 0.5, np.asarray(rows) - 0.5
+        inv = ~src
+        cols = inv.a * sx + inv.b * sy + inv.c - 0.5
+        rows = inv.d * sx + inv.e * sy + inv.f - 0.5
         layout = "general"
     row_lo = max(int(math.floor(np.nanmin(rows))), 0)
     row_hi = min(int(math.floor(np.nanmax(rows))) + 2, shape[0])

@@ -27,9 +27,8 @@ import xarray as xr
 from pyproj import CRS, Transformer
 from scipy import ndimage
 from shapely.geometry import box, mapping
-from shapely.ops import transform as shapely_transform
 
-from geomm.aoi import Aoi, aoi_from_geojson, read_aoi
+from geomm.aoi import Aoi, aoi_from_geojson, read_aoi, transform_geometry
 from geomm.cube import CubeConfig, PairingRule, build_cube, open_cube, write_cube
 from geomm.sample import GroundTruth, SyntheticConfig, generate_synthetic_region
 from geomm.sample._synthetic_layout import build_layout
@@ -66,8 +65,9 @@ def lonlat_box(west: float, south: float, east: float, north: float) -> Aoi:
 
 def utm_box_aoi(bounds: tuple[float, float, float, float], crs: str) -> Aoi:
     """A lon/lat AOI from a box in a projected CRS (densified, so its edges stay inside)."""
-    to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform
-    return aoi_from_geojson(mapping(shapely_transform(to_ll, box(*bounds).segmentize(50.0))))
+    return aoi_from_geojson(
+        mapping(transform_geometry(box(*bounds).segmentize(50.0), crs, "EPSG:4326"))
+    )
 
 
 @dataclass
@@ -556,8 +556,9 @@ def _localize(item_json: Path, folder: Path) -> tuple[pystac.Item, str, np.ndarr
             dst.write(data, 1)
         asset["href"] = str(path)
         asset["proj:shape"] = [n, n]
-    to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform
-    footprint = shapely_transform(to_ll, box(x0, y0 - size_m, x0 + size_m, y0).segmentize(100.0))
+    footprint = transform_geometry(
+        box(x0, y0 - size_m, x0 + size_m, y0).segmentize(100.0), crs, "EPSG:4326"
+    )
     doc["geometry"] = mapping(footprint)
     doc["bbox"] = list(footprint.bounds)
     doc["links"] = [link for link in doc["links"] if link["rel"] != "self"]

@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from pyproj import Transformer
 from shapely.geometry import mapping, shape
-from shapely.ops import transform as shapely_transform
 
-from geomm.aoi import aoi_from_geojson
+from geomm.aoi import aoi_from_geojson, transform_geometry
 from geomm.cube import CubeConfig, PairingRule, build_cube
 from geomm.stac import CatalogSource, load_profile, search
 
@@ -35,11 +33,9 @@ CHIP_M = 1200.0  # default chip: 120 px of 10 m
 
 def _patch_aoi(item: dict, crs: str):
     """The item footprint shrunk by 15 m in its own UTM zone (so no neighbour patch touches)."""
-    to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform
-    to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform
-    utm = shapely_transform(to_utm, shape(item["geometry"]))
+    utm = transform_geometry(shape(item["geometry"]), "EPSG:4326", crs)
     inner = utm.buffer(-15.0, join_style="mitre")
-    return aoi_from_geojson(mapping(shapely_transform(to_ll, inner)))
+    return aoi_from_geojson(mapping(transform_geometry(inner, crs, "EPSG:4326")))
 
 
 def _read(path: Path) -> tuple[np.ndarray, rasterio.Affine, str]:
