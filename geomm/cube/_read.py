@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -215,8 +217,7 @@ def _read_window(
     band: BandSource, window: Window, profile: Profile
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read one window of one asset and its validity mask (nodata, NaN)."""
-    with rasterio.open(profile.sign(band.href)) as ds:
-        data = ds.read(1, window=window)
+    data = _open(profile.sign(band.href)).read(1, window=window)
     if band.nodata is None:
         valid = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
     elif math.isnan(band.nodata):
@@ -226,6 +227,33 @@ def _read_window(
         if data.dtype.kind == "f":
             valid &= np.isfinite(data)
     return data, valid
+
+
+_HANDLES = threading.local()
+_MAX_HANDLES = 64
+
+
+def _open(href: str) -> rasterio.DatasetReader:
+    """An open dataset for ``href``, kept per thread (LRU of 64).
+
+    Opening a COG costs about a millisecond (header, overviews); a cube reads
+    every asset once per block, so reopening dominated small blocks. Handles
+    are per thread because GDAL datasets are not thread-safe; a signed href
+    (new token) is a new key, so expired tokens age out of the cache.
+    """
+    cache: OrderedDict[str, rasterio.DatasetReader] | None = getattr(_HANDLES, "cache", None)
+    if cache is None:
+        cache = _HANDLES.cache = OrderedDict()
+    ds = cache.get(href)
+    if ds is not None:
+        cache.move_to_end(href)
+        return ds
+    ds = rasterio.open(href)
+    cache[href] = ds
+    while len(cache) > _MAX_HANDLES:
+        _, old = cache.popitem(last=False)
+        old.close()
+    return ds
 
 
 @functools.lru_cache(maxsize=64)

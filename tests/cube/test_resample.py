@@ -45,7 +45,7 @@ def test_general_equals_separable_on_an_axis_aligned_grid():
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
     b, gb = resample(data, valid, rr, cc, layout="general")
     np.testing.assert_array_equal(ga, gb)
-    np.testing.assert_allclose(a[ga], b[gb], rtol=1e-5)
+    np.testing.assert_allclose(a[ga], b[gb], rtol=1e-4)  # general path computes in float32
 
 
 def test_upsampling_20m_to_10m_reproduces_a_linear_ramp():
