@@ -176,7 +176,11 @@ def progress_dir(path: str | Path) -> Path:
 def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
     skeleton = ds.copy()
     skeleton.attrs = {**ds.attrs, _STATUS: "incomplete", _FINGERPRINT: fingerprint}
-    encoding = {name: {"chunks": _chunks(var)} for name, var in ds.data_vars.items() if var.chunks}
+    encoding = {
+        name: {"chunks": _chunks(var), "compressors": _compressors()}
+        for name, var in ds.data_vars.items()
+        if var.chunks
+    }
     skeleton.to_zarr(
         path,
         mode="w-",
@@ -232,6 +236,17 @@ def _fingerprint(ds: xr.Dataset) -> str:
             h.update(np.asarray(var.values).astype(str).tobytes())
     h.update(json.dumps({k: str(v) for k, v in sorted(ds.attrs.items())}).encode())
     return h.hexdigest()
+
+
+def _compressors() -> tuple:
+    """Blosc LZ4 with byte shuffle for pixel variables.
+
+    About 2x faster to write than zarr's default zstd at a similar ratio on
+    reflectance and backscatter (docs/benchmarks.md).
+    """
+    from zarr.codecs import BloscCodec
+
+    return (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
 
 
 def _chunks(var: xr.DataArray) -> tuple[int, ...]:
