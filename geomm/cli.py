@@ -144,7 +144,7 @@ def cube_command(
     chip_size: Annotated[int, typer.Option("--chip-size", help="Chip edge in pixels.")] = 120,
     chunk_chips: Annotated[
         int, typer.Option("--chunk-chips", help="Zarr/Dask chunk edge, in chips.")
-    ] = 4,
+    ] = 8,
     max_lag_days: Annotated[
         float, typer.Option("--max-lag-days", help="Largest S1-S2 time gap, days.")
     ] = 6.0,

@@ -41,8 +41,8 @@ class CubeConfig:
     """Pixel size in metres."""
     chip_size: int = 120
     """Chip edge in pixels (multiple of 8); chip edges fix the grid."""
-    chunk_chips: int = 4
-    """Dask/Zarr chunk edge in chips (4 x 120 px = 480 px: ~5.5 MB of S2 per chunk)."""
+    chunk_chips: int = 8
+    """Dask/Zarr chunk edge in chips (8 x 120 px = 960 px: ~22 MB of S2 per chunk)."""
     pairing: PairingRule = field(default_factory=PairingRule)
     """How S1 passes are matched to S2 acquisitions."""
     load: LoadOptions = field(default_factory=LoadOptions)

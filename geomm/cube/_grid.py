@@ -96,7 +96,7 @@ def cube_grid(
     crs: str | None = None,
     resolution: float = 10.0,
     chip_size: int = 120,
-    chunk_chips: int = 4,
+    chunk_chips: int = 8,
 ) -> CubeGrid:
     """The chip-aligned grid covering ``aoi``.
 

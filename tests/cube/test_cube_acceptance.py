@@ -671,6 +671,7 @@ def test_zarr_round_trip_keeps_crs_and_values(
     import rioxarray  # noqa: F401 - .rio accessor
 
     lazy, computed = seam_cubes["default"]
+    lazy = lazy.chunk({"y": 240, "x": 240})  # 2-chip blocks: several region writes
     path = tmp_path / "cube.zarr"
     report = write_cube(lazy, path)
     assert report.blocks_written == report.blocks_total > 1
