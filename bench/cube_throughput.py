@@ -32,7 +32,7 @@ Output Mpix = time steps x pixels x layers, with the geomm cube's time steps
 contender; that is the work unit, whatever each contender writes on top.
 
 Each contender runs in a fresh subprocess per repeat (repeats interleaved),
-which reports its wall time and its own peak RSS (``ru_maxrss``). The region
+which reports its wall time and its own peak RSS (``VmHWM``). The region
 (~0.8 GB of COGs, ~2.5 min to generate once), the floors' reference cube and
 results-x{scale}.json/.md live in ``--workdir`` (default ~/.cache/geomm-bench).
 """
@@ -376,9 +376,21 @@ def child(args: argparse.Namespace) -> None:
         times=st.times,
         shape=list(st.grid.shape),
         rss_before_mb=rss_before / 2**20,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mb=peak_rss_mb(),
     )
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM), in MiB.
+
+    Not ``ru_maxrss``: Linux keeps that across fork + exec, so a child would
+    report at least the RSS its (large) parent had when it was spawned.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def reference_cube(workdir: Path, st: Setting, scale: int) -> Path:
