@@ -41,6 +41,7 @@ from geomm.sample._bigearthnet_archive import (
     WHEEL_SHA256,
     BigEarthNetPatch,
 )
+from geomm.sample._s2_bands import S2_BAND_INFO
 
 __all__ = [
     "ATTRIBUTION",
@@ -62,20 +63,7 @@ S2_COLLECTION_ID = "bigearthnet-s2"
 S1_COLLECTION_ID = "bigearthnet-s1"
 
 # band: (common name, centre wavelength um, FWHM um, gsd m, description)
-_S2_BAND_INFO: Mapping[str, tuple[str, float, float, float, str]] = {
-    "B01": ("coastal", 0.443, 0.027, 60.0, "Coastal aerosol"),
-    "B02": ("blue", 0.490, 0.098, 10.0, "Blue"),
-    "B03": ("green", 0.560, 0.045, 10.0, "Green"),
-    "B04": ("red", 0.665, 0.038, 10.0, "Red"),
-    "B05": ("rededge", 0.704, 0.019, 20.0, "Vegetation red edge 1"),
-    "B06": ("rededge", 0.740, 0.018, 20.0, "Vegetation red edge 2"),
-    "B07": ("rededge", 0.783, 0.028, 20.0, "Vegetation red edge 3"),
-    "B08": ("nir", 0.842, 0.145, 10.0, "Near infrared"),
-    "B8A": ("nir08", 0.865, 0.033, 20.0, "Narrow near infrared"),
-    "B09": ("nir09", 0.945, 0.026, 60.0, "Water vapour"),
-    "B11": ("swir16", 1.610, 0.143, 20.0, "Short-wave infrared 1.6 um"),
-    "B12": ("swir22", 2.190, 0.242, 20.0, "Short-wave infrared 2.2 um"),
-}
+
 
 EXT_EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 EXT_RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
@@ -225,7 +213,7 @@ def _asset_grid(raster: _Raster) -> dict[str, Any]:
 
 
 def _s2_band_fields(band: str) -> dict[str, Any]:
-    common, centre, fwhm, gsd, _ = _S2_BAND_INFO[band]
+    common, centre, fwhm, gsd, _ = S2_BAND_INFO[band]
     return {
         "eo:bands": [
             {
@@ -255,7 +243,7 @@ def _s1_band_fields(pol: str) -> dict[str, Any]:
 
 
 def _asset_title_s2(band: str) -> str:
-    return f"{band} - {_S2_BAND_INFO[band][4]} ({_S2_BAND_INFO[band][3]:g} m)"
+    return f"{band} - {S2_BAND_INFO[band][4]} ({S2_BAND_INFO[band][3]:g} m)"
 
 
 def s2_item(patch: BigEarthNetPatch, *, s1_patch: str) -> pystac.Item:
@@ -506,7 +494,7 @@ def _s2_collection(items: Sequence[pystac.Item]) -> pystac.Collection:
             description=None,
             media_type=pystac.MediaType.COG,
             roles=["data", "reflectance"],
-            extra_fields={"gsd": _S2_BAND_INFO[band][3], **_s2_band_fields(band)},
+            extra_fields={"gsd": S2_BAND_INFO[band][3], **_s2_band_fields(band)},
         )
         for band in S2_BANDS
     }

@@ -20,6 +20,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import mapping, shape
 
+from geomm.sample._s2_bands import S2_BAND_INFO
 from geomm.sample._synthetic_layout import S1_ENL, S2_RELATIVE_ORBIT, Grid, S1Scene, S2Scene, S2Tile
 from geomm.sample._synthetic_render import S2_RES
 
@@ -45,21 +46,6 @@ SAR = "https://stac-extensions.github.io/sar/v1.0.0/schema.json"
 GRID = "https://stac-extensions.github.io/grid/v1.1.0/schema.json"
 S2_EXT = "https://stac-extensions.github.io/sentinel-2/v1.0.0/schema.json"
 
-# name, common name, centre wavelength (um), FWHM (um)
-_S2_EO: dict[str, tuple[str, float, float]] = {
-    "B01": ("coastal", 0.443, 0.027),
-    "B02": ("blue", 0.490, 0.098),
-    "B03": ("green", 0.560, 0.045),
-    "B04": ("red", 0.665, 0.038),
-    "B05": ("rededge", 0.704, 0.019),
-    "B06": ("rededge", 0.740, 0.018),
-    "B07": ("rededge", 0.783, 0.028),
-    "B08": ("nir", 0.842, 0.145),
-    "B8A": ("nir08", 0.865, 0.033),
-    "B09": ("nir09", 0.945, 0.026),
-    "B11": ("swir16", 1.610, 0.143),
-    "B12": ("swir22", 2.190, 0.242),
-}
 S2_ASSET_ORDER = (
     "B01",
     "B02",
@@ -202,7 +188,7 @@ def s2_item(
                 {"nodata": 0, "data_type": "uint8", "spatial_resolution": float(res)}
             ]
         else:
-            common, wl, fwhm = _S2_EO[key]
+            common, wl, fwhm = S2_BAND_INFO[key][:3]
             roles = ["data", "reflectance"]
             title = f"Band {key[1:].lstrip('0')} - {common} - {res}m"
             extra["eo:bands"] = [
