@@ -83,6 +83,7 @@ def write_cube(
     overwrite: bool = False,
     progress: Callable[[Block], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
+    blocks_per_batch: int = 4,
 ) -> WriteReport:
     """Write ``ds`` (from :func:`build_cube`) to a Zarr v3 store at ``path``.
 
@@ -93,6 +94,8 @@ def write_cube(
         overwrite: replace an existing store at ``path``.
         progress: called after each block is written and marked.
         on_start: called once with (blocks to write, blocks already done).
+        blocks_per_batch: blocks computed together (then marked done together);
+            more keeps more workers busy, fewer loses less work to a crash.
 
     Raises:
         CubeStoreError: ``path`` holds another cube, or an existing store
@@ -128,17 +131,29 @@ def write_cube(
     # were written once by _initialize and must not be touched again.
     pixels = ds[[n for n, v in ds.data_vars.items() if {"y", "x"} <= set(v.dims)]]
     pixels = pixels.drop_vars(list(pixels.coords))
-    for block in todo:
-        pixels.isel(y=block.y, x=block.x).to_zarr(
-            path,
-            region={"time": slice(None), "y": block.y, "x": block.x},
-            zarr_format=3,
-            consolidated=False,
-            write_empty_chunks=True,
-        )
-        (done_dir / block.name).touch()
-        if progress:
-            progress(block)
+    # Blocks are written a few at a time in one Dask computation, so the
+    # threads (or cluster workers) stay busy across block boundaries; each
+    # batch is marked done only once all its writes have returned.
+    import dask
+
+    for start in range(0, len(todo), blocks_per_batch):
+        batch = todo[start : start + blocks_per_batch]
+        writes = [
+            pixels.isel(y=block.y, x=block.x).to_zarr(
+                path,
+                region={"time": slice(None), "y": block.y, "x": block.x},
+                zarr_format=3,
+                consolidated=False,
+                write_empty_chunks=True,
+                compute=False,
+            )
+            for block in batch
+        ]
+        dask.compute(*writes)
+        for block in batch:
+            (done_dir / block.name).touch()
+            if progress:
+                progress(block)
     _mark_complete(path)
     return WriteReport(path, len(blocks), len(todo), len(blocks) - len(todo))
 
