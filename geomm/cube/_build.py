@@ -3,7 +3,8 @@
 This module only coordinates: the profile decides radiometry
 (:mod:`geomm.stac`), :mod:`geomm.cube._pairing` decides which S1 pass goes
 with which S2 acquisition, :mod:`geomm.cube._grid` fixes the pixel grid and
-:mod:`geomm.cube._load` turns each acquisition into lazy Dask arrays.
+:mod:`geomm.cube._read` turns each acquisition into lazy Dask arrays
+(:mod:`geomm.cube._load`, through odc-stac, with ``engine="odc"``).
 """
 
 from __future__ import annotations
