@@ -40,19 +40,22 @@ def resample(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resample a stack ``data[b, r, c]`` (validity ``valid``) at the positions.
 
+    ``separable`` positions are expanded to a grid and take the same kernel
+    as ``general`` ones: OpenCV's remap beats separable numpy passes.
+
     Returns:
         (values, good): float32 values for bilinear (the source dtype for
         nearest) of shape (bands, H, W), and their validity.
     """
     if layout == "copy":
         return _copy(data, valid, rows, cols, method)
-    if method == "nearest":
-        if layout == "separable":
-            rows, cols = np.meshgrid(rows, cols, indexing="ij")
-        return _nearest(data, valid, rows, cols)
     if layout == "separable":
-        return _separable(data, valid, rows, cols)
-    return _general(data, valid, rows, cols)
+        rows, cols = np.meshgrid(
+            np.asarray(rows, dtype=np.float32), np.asarray(cols, dtype=np.float32), indexing="ij"
+        )
+    if method == "nearest":
+        return _nearest(data, valid, rows, cols)
+    return _bilinear(data, valid, rows, cols)
 
 
 def _copy(data, valid, rows, cols, method):  # noqa: ANN001, ANN202
@@ -72,6 +75,7 @@ def _copy(data, valid, rows, cols, method):  # noqa: ANN001, ANN202
 
 
 def _nearest(data, valid, rows, cols):  # noqa: ANN001, ANN202
+    """Nearest neighbour: the source pixel whose centre is closest (ties: rounding up)."""
     r = np.floor(rows + 0.5).astype(np.intp)
     c = np.floor(cols + 0.5).astype(np.intp)
     inside = (r >= 0) & (r < data.shape[1]) & (c >= 0) & (c < data.shape[2])
@@ -82,23 +86,17 @@ def _nearest(data, valid, rows, cols):  # noqa: ANN001, ANN202
     return values, good
 
 
-def _separable(data, valid, rows, cols):  # noqa: ANN001, ANN202
-    """Two 1-D linear passes (rows, then columns) over data*mask and mask."""
-    num = np.where(valid, data, 0).astype(np.float32)
-    den = valid.astype(np.float32)
-    num, den = _interp_axis(num, rows, 1), _interp_axis(den, rows, 1)
-    num, den = _interp_axis(num, cols, 2), _interp_axis(den, cols, 2)
-    return _normalize(num, den)
+def _bilinear(data, valid, rows, cols):  # noqa: ANN001, ANN202
+    """Bilinear at any positions: OpenCV's ``remap`` per band (GIL released).
 
-
-def _general(data, valid, rows, cols):  # noqa: ANN001, ANN202
-    """Any mapping (e.g. another UTM zone): OpenCV's bilinear ``remap`` per band.
-
-    ``remap`` is about 20x faster than scipy's ``map_coordinates`` (order 1)
-    and agrees with it to float32 rounding. A constant 0 border interpolates
-    against zeros beyond the source edge, which with the validity plane gives
-    the same edge behaviour as the separable kernel. The validity plane is
-    interpolated once when all bands share it (one tile, one footprint).
+    ``remap`` is ~20x faster than scipy's ``map_coordinates`` and ~8x faster
+    than separable numpy passes, and agrees with both to float32 rounding.
+    Fast path: when every pixel of the window is valid and every sample lies
+    between source pixel centres, the kernel needs no renormalization and the
+    bands are interpolated directly. Otherwise data*mask and the mask are
+    interpolated (a constant 0 border interpolates against zeros beyond the
+    window, like a missing neighbour) and divided; the mask once when all
+    bands share it (one tile, one footprint).
     """
     import cv2
 
@@ -115,6 +113,13 @@ def _general(data, valid, rows, cols):  # noqa: ANN001, ANN202
             borderValue=0.0,
         )
 
+    h, w = data.shape[1:]
+    interior = (
+        map_y.min() >= 0 and map_y.max() <= h - 1 and map_x.min() >= 0 and map_x.max() <= w - 1
+    )
+    if interior and valid.all():
+        values = np.stack([interp(band) for band in data])
+        return values, np.ones(values.shape, dtype=bool)
     shared = bool((valid == valid[:1]).all())
     den_shared = interp(valid[0]) if shared else None
     nums, dens = [], []
@@ -129,27 +134,3 @@ def _normalize(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray
     out = np.zeros(num.shape, dtype=np.float32)
     np.divide(num, den, out=out, where=good)
     return out, good
-
-
-def _interp_axis(a: np.ndarray, pos: np.ndarray, axis: int) -> np.ndarray:
-    """Linear interpolation of ``a`` along ``axis`` at ``pos``; outside the source -> 0.
-
-    Positions beyond the first or last pixel centre still get the weight of
-    the nearest pixel (the missing neighbour counts as invalid), matching a
-    nodata-aware 2-D bilinear kernel.
-    """
-    n = a.shape[axis]
-    i0 = np.floor(pos).astype(np.intp)
-    f = (pos - i0).astype(np.float32)
-    shape = [1] * a.ndim
-    shape[axis] = -1
-    out = None
-    for di, wt in ((0, 1.0 - f), (1, f)):
-        idx = i0 + di
-        ok = (idx >= 0) & (idx < n)
-        term = np.take(a, np.clip(idx, 0, n - 1), axis=axis) * np.where(ok, wt, 0.0).astype(
-            np.float32
-        ).reshape(shape)
-        out = term if out is None else out + term
-    assert out is not None  # noqa: S101 - always two terms
-    return out

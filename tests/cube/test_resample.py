@@ -34,18 +34,48 @@ def test_samples_mostly_over_nodata_are_invalid():
     assert good[0, 0, 0]
 
 
-def test_general_equals_separable_on_an_axis_aligned_grid():
+def _reference_bilinear(data, valid, rows, cols):
+    """Textbook nodata-aware bilinear, one sample at a time (independent of the library)."""
+    nb, h, w = data.shape
+    values = np.zeros((nb, *rows.shape), dtype=np.float64)
+    good = np.zeros((nb, *rows.shape), dtype=bool)
+    for idx in np.ndindex(rows.shape):
+        r, c = float(rows[idx]), float(cols[idx])
+        r0, c0 = int(np.floor(r)), int(np.floor(c))
+        for b in range(nb):
+            num = den = 0.0
+            for rr, wr in ((r0, 1 - (r - r0)), (r0 + 1, r - r0)):
+                for cc, wc in ((c0, 1 - (c - c0)), (c0 + 1, c - c0)):
+                    if 0 <= rr < h and 0 <= cc < w and valid[b, rr, cc]:
+                        num += wr * wc * data[b, rr, cc]
+                        den += wr * wc
+            if den >= 0.5 - 1e-6:
+                values[(b, *idx)] = num / den
+                good[(b, *idx)] = True
+    return values, good
+
+
+@pytest.mark.parametrize("all_valid", [True, False], ids=["fast-path", "with-nodata"])
+def test_both_layouts_equal_a_textbook_bilinear(all_valid):
     rng = np.random.default_rng(1)
-    data = rng.random((3, 40, 50)).astype(np.float32) * 1000
-    valid = rng.random((3, 40, 50)) > 0.1
-    valid[1] = valid[0]  # mixed: shared and own validity planes
-    rows = np.linspace(-0.7, 39.6, 33)
-    cols = np.linspace(-0.4, 49.9, 41)
-    a, ga = resample(data, valid, rows, cols, layout="separable")
-    rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    b, gb = resample(data, valid, rr, cc, layout="general")
-    np.testing.assert_array_equal(ga, gb)
-    np.testing.assert_allclose(a[ga], b[gb], rtol=1e-4)  # general path computes in float32
+    data = rng.random((3, 20, 24)).astype(np.float32) * 1000
+    valid = np.ones(data.shape, dtype=bool) if all_valid else rng.random(data.shape) > 0.15
+    if not all_valid:
+        valid[1] = valid[0]  # mixed: shared and own validity planes
+    # inside the window for the fast path; beyond its edges otherwise
+    lo, hi = (0.0, 19.0) if all_valid else (-0.7, 19.6)
+    rows = np.linspace(lo, hi, 17)
+    cols = np.linspace(lo * 0.5, 23.0 if all_valid else 23.9, 21)
+    expected, expected_good = _reference_bilinear(
+        data, valid, *np.meshgrid(rows, cols, indexing="ij")
+    )
+    for layout, r, c in (
+        ("separable", rows, cols),
+        ("general", *np.meshgrid(rows, cols, indexing="ij")),
+    ):
+        got, good = resample(data, valid, r, c, layout=layout)
+        np.testing.assert_array_equal(good, expected_good)
+        np.testing.assert_allclose(got[good], expected[good], rtol=1e-4)  # float32 kernel
 
 
 def test_upsampling_20m_to_10m_reproduces_a_linear_ramp():
