@@ -34,15 +34,18 @@ def harmonize_s2(dn: np.ndarray, dn_offset: int) -> np.ndarray:
 
     Pixels darker than the offset (negative reflectance after BOA
     correction) become 1, the smallest valid value, so they are not
-    mistaken for nodata.
+    mistaken for nodata. Whole-array ufunc passes (no boolean indexing), so
+    the work runs outside the GIL in Dask's threads. Float input (resampled
+    DN) must already be rounded.
     """
     dn = np.asarray(dn)
     if dn_offset == 0:
         return dn.astype(np.uint16, copy=False)
-    shifted = dn.astype(np.int32) - dn_offset
-    out = np.clip(shifted, 1, np.iinfo(np.uint16).max).astype(np.uint16)
-    out[dn == 0] = 0
-    return out
+    work = dn.astype(np.float32 if dn.dtype.kind == "f" else np.int32)
+    shifted = work - dn_offset
+    np.maximum(shifted, 1, out=shifted)
+    shifted *= work > 0
+    return shifted.astype(np.uint16)
 
 
 def s1_to_db(power: np.ndarray, nodata: float | None = None) -> np.ndarray:

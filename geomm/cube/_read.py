@@ -123,29 +123,41 @@ def read_s2_block(
     """One S2 acquisition over a block: (13, h, w) uint16 = 12 bands harmonized + clear."""
     h, w = rows.stop - rows.start, cols.stop - cols.start
     nb = len(S2_BANDS)
-    refl = np.zeros((nb, h, w), dtype=np.uint16)
+    out = np.zeros((nb + 1, h, w), dtype=np.uint16)  # 12 bands, then clear
+    refl = out[:nb]
     scl = np.zeros((h, w), dtype=np.uint8)
     have_scl = False
+    first = True
     for src in sources:
-        need = (refl == 0).any(axis=0)
-        if not need.any():
+        if not first and not (refl == 0).any():
             break
         sampled = _sample_bands(src.bands[:nb], grid, rows, cols, profile, "bilinear")
         for i, (values, good) in enumerate(sampled):
             if values is None:
                 continue
-            dn = np.where(good, np.rint(values), 0).astype(np.uint16)
-            take = (refl[i] == 0) & (dn != 0)
-            refl[i][take] = harmonize_s2(dn[take], src.dn_offset)
+            plane = _to_dn(values, good, src.dn_offset)
+            if first:
+                refl[i] = plane
+            else:  # later items fill only what earlier ones left empty
+                np.copyto(refl[i], plane, where=refl[i] == 0)
         if src.has_scl:
             have_scl = True
             ((values, good),) = _sample_bands(src.bands[nb:], grid, rows, cols, profile, "nearest")
             if values is not None:
-                take = (scl == 0) & good
-                scl[take] = values[take]
-    valid = (refl != 0).all(axis=0)
-    clear = valid & clear_from_scl(scl, snow_is_clear=snow_is_clear) if have_scl else valid
-    return np.concatenate([refl, clear[None].astype(np.uint16)], axis=0)
+                np.copyto(scl, values.astype(np.uint8), where=(scl == 0) & good)
+        first = False
+    clear = (refl != 0).all(axis=0)
+    if have_scl:
+        clear &= clear_from_scl(scl, snow_is_clear=snow_is_clear)
+    out[nb] = clear
+    return out
+
+
+def _to_dn(values: np.ndarray, good: np.ndarray, dn_offset: int) -> np.ndarray:
+    """Resampled float DN -> harmonized uint16 (0 = nodata), in whole-array passes."""
+    dn = np.rint(values)
+    dn *= good
+    return harmonize_s2(dn, dn_offset)
 
 
 def read_s1_block(

@@ -1,0 +1,30 @@
+"""Radiometry kernels against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from geomm.cube._radiometry import clear_from_scl, harmonize_s2, s1_to_db
+
+
+def test_harmonize_removes_the_offset_once_and_keeps_nodata():
+    dn = np.array([0, 1, 999, 1000, 1001, 5000, 65535], dtype=np.uint16)
+    assert harmonize_s2(dn, 1000).tolist() == [0, 1, 1, 1, 1, 4000, 64535]
+    assert harmonize_s2(dn, 0).tolist() == dn.tolist()
+    assert harmonize_s2(dn.astype(np.float32), 1000).tolist() == [0, 1, 1, 1, 1, 4000, 64535]
+    assert harmonize_s2(dn, 1000).dtype == np.uint16
+
+
+def test_s1_to_db_never_gives_minus_infinity():
+    power = np.array([1.0, 0.1, 0.0, -5.0, np.nan, -32768.0, 100.0], dtype=np.float32)
+    db = s1_to_db(power, nodata=-32768.0)
+    np.testing.assert_allclose(db[[0, 1, 6]], [0.0, -10.0, 20.0], atol=1e-5)
+    assert np.isnan(db[[2, 3, 4, 5]]).all()
+    assert not np.isinf(db).any()
+
+
+def test_clear_from_scl():
+    scl = np.arange(12, dtype=np.uint8)
+    clear = clear_from_scl(scl)
+    assert np.flatnonzero(clear).tolist() == [2, 4, 5, 6, 7]
+    assert np.flatnonzero(clear_from_scl(scl, snow_is_clear=True)).tolist() == [2, 4, 5, 6, 7, 11]
