@@ -36,15 +36,14 @@ class CubeRun:
 
     @property
     def output_mpix(self) -> float:
-        """Output pixels written in this call (all times), in millions."""
-        blocks = self.report.blocks_written / max(self.report.blocks_total, 1)
-        return (
-            blocks
-            * self.dataset.sizes["time"]
-            * self.dataset.sizes["y"]
-            * (self.dataset.sizes["x"])
-            / 1e6
-        )
+        """Output values written in this call, in millions: times x layers x pixels.
+
+        Layers are every band of every pixel variable (12 S2 + 2 S1 + clear),
+        the same unit as docs/benchmarks.md.
+        """
+        share = self.report.blocks_written / max(self.report.blocks_total, 1)
+        layers = sum(v.size for v in self.dataset.data_vars.values() if {"y", "x"} <= set(v.dims))
+        return share * layers / 1e6
 
 
 def make_cube(
