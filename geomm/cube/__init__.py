@@ -11,7 +11,7 @@ from geomm.cube._composite import CompositeError, CompositeSpec, composite
 from geomm.cube._grid import CubeGrid, GridError, cube_grid, utm_crs_for
 from geomm.cube._load import LoadOptions
 from geomm.cube._pairing import Acquisition, Pair, PairingRule, pair_items
-from geomm.cube._quicklook import quicklook
+from geomm.cube._quicklook import QuicklookError, quicklook
 from geomm.cube._store import CubeStoreError, WriteReport, open_cube, write_cube
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "LoadOptions",
     "Pair",
     "PairingRule",
+    "QuicklookError",
     "WriteReport",
     "build_cube",
     "composite",
