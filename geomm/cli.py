@@ -181,8 +181,7 @@ def cube_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from geomm.aoi import read_aoi
-    from geomm.cube import CompositeSpec, CubeConfig, LoadOptions, PairingRule
-    from geomm.cube._make import make_cube
+    from geomm.cube import CompositeSpec, CubeConfig, LoadOptions, PairingRule, make_cube
 
     config = CubeConfig(
         crs=crs,
