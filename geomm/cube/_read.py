@@ -243,12 +243,29 @@ def _read_window(
 
 
 _HANDLES = threading.local()
-_MAX_HANDLES = 512
+
+
+def _handle_budget() -> int:
+    """Open COG handles kept per thread: up to 512, within the open-file limit.
+
+    A quarter of the soft RLIMIT_NOFILE is shared among as many threads as
+    there are CPUs, so a 1024-file default never runs out of descriptors.
+    """
+    import os
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 512
+    return max(16, min(512, soft // (4 * (os.cpu_count() or 1))))
+
+
+_MAX_HANDLES = _handle_budget()
 _GDAL_CACHE_MB = 256
 
 
 def _open(href: str) -> rasterio.DatasetReader:
-    """An open dataset for ``href``, kept per thread (LRU of 512).
+    """An open dataset for ``href``, kept per thread (LRU, see :func:`_handle_budget`).
 
     Opening a COG costs about a millisecond (header, overviews) and a cube
     reads every asset once per block; a kept handle also keeps GDAL's cache
