@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import pystac
@@ -141,8 +142,6 @@ def build_cube(
 
 def _geomm_planes(pairs, verdict, grid, profile, options):  # noqa: ANN001, ANN202
     """(s2, s1, clear) Dask arrays through geomm's reader (:mod:`geomm.cube._read`)."""
-    import dask.array as da
-
     s2_plans = [[item_source(i, verdict[i.id]) for i in p.s2.items] for p in pairs]
     raw = s2_array(s2_plans, grid, profile, options.snow_is_clear)
     passes: dict[str, int] = {}
@@ -164,8 +163,6 @@ def _geomm_planes(pairs, verdict, grid, profile, options):  # noqa: ANN001, ANN2
 
 def _odc_planes(pairs, verdict, grid, profile, options):  # noqa: ANN001, ANN202
     """(s2, s1, clear) Dask arrays through odc-stac (reference engine)."""
-    import dask.array as da
-
     s2_planes, clear_planes, s1_planes = [], [], []
     s1_cache: dict[str, xr.DataArray] = {}
     for pair in pairs:

@@ -24,15 +24,20 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import resource
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import dask.array as da
 import numpy as np
 import pystac
 import rasterio
 from affine import Affine
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 from pyproj import CRS, Transformer
 from rasterio.env import Env
 from rasterio.windows import Window
@@ -251,9 +256,6 @@ def _handle_budget() -> int:
     A quarter of the soft RLIMIT_NOFILE is shared among as many threads as
     there are CPUs, so a 1024-file default never runs out of descriptors.
     """
-    import os
-    import resource
-
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return 512
@@ -462,10 +464,6 @@ def s1_array(plans: Sequence[Sequence[ItemSource]], grid: CubeGrid, profile: Pro
 
 
 def _array(prefix: str, planes: list, grid: CubeGrid, *, layers: int, dtype):  # noqa: ANN001, ANN202
-    import dask.array as da
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
-
     height, width = grid.shape
     ys = _chunk_edges(height, grid.chunk_px)
     xs = _chunk_edges(width, grid.chunk_px)

@@ -20,6 +20,7 @@ layouts: ``copy`` (the block is a window of the source grid), ``separable``
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 __all__ = ["Layout", "resample"]
@@ -98,8 +99,6 @@ def _bilinear(data, valid, rows, cols):  # noqa: ANN001, ANN202
     window, like a missing neighbour) and divided; the mask once when all
     bands share it (one tile, one footprint).
     """
-    import cv2
-
     map_x = np.ascontiguousarray(cols, dtype=np.float32)
     map_y = np.ascontiguousarray(rows, dtype=np.float32)
 

@@ -20,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask
 import numpy as np
 import xarray as xr
+import zarr
+from zarr.codecs import BloscCodec
 
 from geomm.errors import GeommError
 
@@ -134,8 +137,6 @@ def write_cube(
     # Blocks are written a few at a time in one Dask computation, so the
     # threads (or cluster workers) stay busy across block boundaries; each
     # batch is marked done only once all its writes have returned.
-    import dask
-
     for start in range(0, len(todo), blocks_per_batch):
         batch = todo[start : start + blocks_per_batch]
         writes = [
@@ -229,8 +230,6 @@ def _check_existing(path: Path, fingerprint: str, resume: bool) -> str | None:
 
 
 def _mark_complete(path: Path) -> None:
-    import zarr
-
     group = zarr.open_group(str(path), mode="r+", zarr_format=3)
     group.attrs[_STATUS] = "complete"
     shutil.rmtree(progress_dir(path), ignore_errors=True)
@@ -259,8 +258,6 @@ def _compressors() -> tuple:
     About 2x faster to write than zarr's default zstd at a similar ratio on
     reflectance and backscatter (docs/benchmarks.md).
     """
-    from zarr.codecs import BloscCodec
-
     return (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
 
 
