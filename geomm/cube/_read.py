@@ -218,14 +218,12 @@ def _sample_bands(
         if plan is None:
             continue
         window, src_rows, src_cols, layout = plan
-        stack, valid = [], []
+        planes, valid = [], []
         for i in members:
             data, ok = _read_window(bands[i], window, profile)
-            stack.append(pre(data) if pre is not None else data)
+            planes.append(pre(data) if pre is not None else data)
             valid.append(ok)
-        values, good = resample(
-            np.stack(stack), np.stack(valid), src_rows, src_cols, layout=layout, method=method
-        )
+        values, good = resample(planes, valid, src_rows, src_cols, layout=layout, method=method)
         for k, i in enumerate(members):
             out[i] = (values[k], good[k])
     return out

@@ -20,6 +20,8 @@ layouts: ``copy`` (the block is a window of the source grid), ``separable``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -31,22 +33,24 @@ _HALF = 0.5 - 1e-6
 
 
 def resample(
-    data: np.ndarray,
-    valid: np.ndarray,
+    data: Sequence[np.ndarray],
+    valid: Sequence[np.ndarray],
     rows: np.ndarray,
     cols: np.ndarray,
     *,
     layout: Layout,
     method: str = "bilinear",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Resample a stack ``data[b, r, c]`` (validity ``valid``) at the positions.
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Resample bands ``data[b][r, c]`` (validity ``valid[b]``) at the positions.
 
-    ``separable`` positions are expanded to a grid and take the same kernel
-    as ``general`` ones: OpenCV's remap beats separable numpy passes.
+    Bands come and go as lists of 2-D planes (a 3-D array works as input),
+    so nothing is stacked. ``separable`` positions are expanded to a grid and
+    take the same OpenCV kernels as ``general`` ones (remap beats separable
+    numpy passes; its GIL is released).
 
     Returns:
-        (values, good): float32 values for bilinear (the source dtype for
-        nearest) of shape (bands, H, W), and their validity.
+        (values, good) per band: float32 values for bilinear (the source
+        dtype for nearest), and their validity.
     """
     if layout == "copy":
         return _copy(data, valid, rows, cols, method)
@@ -54,40 +58,62 @@ def resample(
         rows, cols = np.meshgrid(
             np.asarray(rows, dtype=np.float32), np.asarray(cols, dtype=np.float32), indexing="ij"
         )
+    map_x = np.ascontiguousarray(cols, dtype=np.float32)
+    map_y = np.ascontiguousarray(rows, dtype=np.float32)
     if method == "nearest":
-        return _nearest(data, valid, rows, cols)
-    return _bilinear(data, valid, rows, cols)
+        return _nearest(data, valid, map_x, map_y)
+    return _bilinear(data, valid, map_x, map_y)
 
 
 def _copy(data, valid, rows, cols, method):  # noqa: ANN001, ANN202
     """The block is a window of the source grid; pad where the source ends."""
-    nb = data.shape[0]
     h, w = len(rows), len(cols)
     r0, c0 = int(round(rows[0])), int(round(cols[0]))
-    out = np.zeros((nb, h, w), dtype=data.dtype if method == "nearest" else np.float32)
-    good = np.zeros((nb, h, w), dtype=bool)
-    sr0, sc0 = max(r0, 0), max(c0, 0)
-    sr1, sc1 = min(r0 + h, data.shape[1]), min(c0 + w, data.shape[2])
-    if sr1 > sr0 and sc1 > sc0:
-        dst = (slice(None), slice(sr0 - r0, sr1 - r0), slice(sc0 - c0, sc1 - c0))
-        out[dst] = data[:, sr0:sr1, sc0:sc1]
-        good[dst] = valid[:, sr0:sr1, sc0:sc1]
-    return out, good
+    values, goods = [], []
+    for band, ok in zip(data, valid, strict=True):
+        out = np.zeros((h, w), dtype=band.dtype if method == "nearest" else np.float32)
+        good = np.zeros((h, w), dtype=bool)
+        sr0, sc0 = max(r0, 0), max(c0, 0)
+        sr1, sc1 = min(r0 + h, band.shape[0]), min(c0 + w, band.shape[1])
+        if sr1 > sr0 and sc1 > sc0:
+            dst = (slice(sr0 - r0, sr1 - r0), slice(sc0 - c0, sc1 - c0))
+            out[dst] = band[sr0:sr1, sc0:sc1]
+            good[dst] = ok[sr0:sr1, sc0:sc1]
+        values.append(out)
+        goods.append(good)
+    return values, goods
 
 
-def _nearest(data, valid, rows, cols):  # noqa: ANN001, ANN202
-    """Nearest neighbour: the source pixel whose centre is closest (ties: rounding up)."""
-    r = np.floor(rows + 0.5).astype(np.intp)
-    c = np.floor(cols + 0.5).astype(np.intp)
-    inside = (r >= 0) & (r < data.shape[1]) & (c >= 0) & (c < data.shape[2])
-    r, c = np.where(inside, r, 0), np.where(inside, c, 0)
-    values = data[:, r, c]
-    good = valid[:, r, c] & inside
-    values[~good] = 0
-    return values, good
+def _remap(plane: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, how: int) -> np.ndarray:
+    """OpenCV remap with a constant 0 outside the window."""
+    return cv2.remap(
+        np.ascontiguousarray(plane),
+        map_x,
+        map_y,
+        interpolation=how,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
-def _bilinear(data, valid, rows, cols):  # noqa: ANN001, ANN202
+def _nearest(data, valid, map_x, map_y):  # noqa: ANN001, ANN202
+    """Nearest neighbour: the source pixel whose centre is closest.
+
+    OpenCV rounds exact half-way positions to even; they do not occur for
+    the 10/20/60 m grids (offsets of 1/4 and 1/12 pixel) and have measure zero
+    across zones.
+    """
+    values, goods = [], []
+    for band, ok in zip(data, valid, strict=True):
+        good = _remap(ok.view(np.uint8), map_x, map_y, cv2.INTER_NEAREST).view(bool)
+        value = _remap(band, map_x, map_y, cv2.INTER_NEAREST)
+        value[~good] = 0
+        values.append(value)
+        goods.append(good)
+    return values, goods
+
+
+def _bilinear(data, valid, map_x, map_y):  # noqa: ANN001, ANN202
     """Bilinear at any positions: OpenCV's ``remap`` per band (GIL released).
 
     ``remap`` is ~20x faster than scipy's ``map_coordinates`` and ~8x faster
@@ -99,37 +125,29 @@ def _bilinear(data, valid, rows, cols):  # noqa: ANN001, ANN202
     window, like a missing neighbour) and divided; the mask once when all
     bands share it (one tile, one footprint).
     """
-    map_x = np.ascontiguousarray(cols, dtype=np.float32)
-    map_y = np.ascontiguousarray(rows, dtype=np.float32)
-
-    def interp(plane: np.ndarray) -> np.ndarray:
-        return cv2.remap(
-            np.ascontiguousarray(plane, dtype=np.float32),
-            map_x,
-            map_y,
-            interpolation=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0.0,
-        )
-
-    h, w = data.shape[1:]
+    h, w = data[0].shape
     interior = (
         map_y.min() >= 0 and map_y.max() <= h - 1 and map_x.min() >= 0 and map_x.max() <= w - 1
     )
-    if interior and valid.all():
-        values = np.stack([interp(band) for band in data])
-        return values, np.ones(values.shape, dtype=bool)
-    shared = bool((valid == valid[:1]).all())
-    den_shared = interp(valid[0]) if shared else None
-    nums, dens = [], []
-    for band in range(data.shape[0]):
-        nums.append(interp(np.where(valid[band], data[band], 0)))
-        dens.append(den_shared if shared else interp(valid[band]))
-    return _normalize(np.stack(nums), np.stack(dens))
+    linear = cv2.INTER_LINEAR
+    if interior and all(ok.all() for ok in valid):
+        values = [_remap(band.astype(np.float32), map_x, map_y, linear) for band in data]
+        return values, [np.ones(v.shape, dtype=bool) for v in values]
+    shared = all(np.array_equal(ok, valid[0]) for ok in valid[1:])
+    den_shared = _remap(valid[0].astype(np.float32), map_x, map_y, linear) if shared else None
+    values, goods = [], []
+    for band, ok in zip(data, valid, strict=True):
+        num = _remap(np.where(ok, band, 0).astype(np.float32), map_x, map_y, linear)
+        den = den_shared if shared else _remap(ok.astype(np.float32), map_x, map_y, linear)
+        value, good = _normalize(num, den)
+        values.append(value)
+        goods.append(good)
+    return values, goods
 
 
 def _normalize(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Num / den where den carries at least half the weight; 0 elsewhere."""
     good = den >= _HALF
-    out = np.zeros(num.shape, dtype=np.float32)
-    np.divide(num, den, out=out, where=good)
+    out = num / np.maximum(den, _HALF)
+    out *= good
     return out, good

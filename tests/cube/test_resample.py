@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geomm.cube._resample import resample
+from geomm.cube._resample import resample as _resample
+
+
+def resample(*args, **kwargs):
+    """The kernel's per-band lists as (bands, H, W) arrays, for indexing in tests."""
+    values, good = _resample(*args, **kwargs)
+    return np.asarray(values), np.asarray(good)
 
 
 def _stack(a):
