@@ -13,6 +13,7 @@ the offending value and the fix; the CLI prints them as one line.
     │   └── NotGeocodedError             S1 scene without a CRS (GRD)
     ├── SearchError (RuntimeError)       a STAC API request failed
     ├── EmptyResultError (LookupError)   a search found no scenes
+    ├── AssetReadError (OSError)         a scene's asset is missing or unreadable
     └── SampleDataError (RuntimeError)   bundled sample data missing or corrupt
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "AoiError",
+    "AssetReadError",
     "CatalogError",
     "EmptyResultError",
     "GeommError",
@@ -56,6 +58,10 @@ class NotGeocodedError(ProfileError):
             "use a terrain-corrected collection such as planetary-computer's 'sentinel-1-rtc'"
         )
         self.item_id = item_id
+        self.collection = collection
+
+    def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
+        return (type(self), (self.item_id, self.collection))
 
 
 class SearchError(GeommError, RuntimeError):
@@ -64,6 +70,24 @@ class SearchError(GeommError, RuntimeError):
 
 class EmptyResultError(GeommError, LookupError):
     """A search matched no scenes."""
+
+
+class AssetReadError(GeommError, OSError):
+    """An asset of a scene could not be opened or decoded."""
+
+    def __init__(self, item_id: str, band: str, href: str, reason: str):
+        super().__init__(
+            f"cannot read band {band} of item {item_id!r} ({href}): {reason}. The file is "
+            "missing, corrupt or unreachable: fix or re-download it (or drop the item from "
+            "the catalog), then rerun with --resume; finished blocks are kept"
+        )
+        self.item_id = item_id
+        self.band = band
+        self.href = href
+        self.reason = reason
+
+    def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
+        return (type(self), (self.item_id, self.band, self.href, self.reason))
 
 
 class SampleDataError(GeommError, RuntimeError):

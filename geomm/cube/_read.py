@@ -40,12 +40,13 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from pyproj import CRS, Transformer
 from rasterio.env import Env
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from geomm.cube._grid import CubeGrid
 from geomm.cube._radiometry import clear_from_scl, harmonize_s2
 from geomm.cube._resample import resample
-from geomm.errors import ProfileError
+from geomm.errors import AssetReadError, ProfileError
 from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
 
 __all__ = [
@@ -70,6 +71,10 @@ class BandSource:
     transform: tuple[float, float, float, float, float, float]
     shape: tuple[int, int]
     nodata: float | None
+    item_id: str = ""
+    """For error messages: which scene the asset belongs to."""
+    band: str = ""
+    """For error messages: the canonical band."""
 
 
 @dataclass(frozen=True)
@@ -232,8 +237,17 @@ def _sample_bands(
 def _read_window(
     band: BandSource, window: Window, profile: Profile
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read one window of one asset and its validity mask (nodata, NaN)."""
-    data = _open(profile.sign(band.href)).read(1, window=window)
+    """Read one window of one asset and its validity mask (nodata, NaN).
+
+    Raises:
+        AssetReadError: the asset is missing, corrupt or unreachable (names
+            the item, band and href; rasterio's own message is kept).
+    """
+    try:
+        data = _open(profile.sign(band.href)).read(1, window=window)
+    except RasterioError as e:
+        _forget(profile.sign(band.href))
+        raise AssetReadError(band.item_id, band.band, band.href, str(e)) from e
     if band.nodata is None:
         valid = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
     elif math.isnan(band.nodata):
@@ -287,6 +301,13 @@ def _open(href: str) -> rasterio.DatasetReader:
         _, old = cache.popitem(last=False)
         old.close()
     return ds
+
+
+def _forget(href: str) -> None:
+    """Drop a (possibly broken) handle from this thread's cache."""
+    cache = getattr(_HANDLES, "cache", None)
+    if cache is not None and href in cache:
+        cache.pop(href).close()
 
 
 @functools.lru_cache(maxsize=24)
@@ -408,16 +429,21 @@ def _band_source(item: pystac.Item, verdict: ItemBands, name: str) -> BandSource
     transform = fields.get("proj:transform")
     shape = fields.get("proj:shape")
     if crs is None or transform is None or shape is None:
-        with rasterio.open(band.href) as ds:  # header only
-            crs = crs or ds.crs.to_string()
-            transform = transform or list(ds.transform)[:6]
-            shape = shape or [ds.height, ds.width]
+        try:
+            with rasterio.open(band.href) as ds:  # header only
+                crs = crs or ds.crs.to_string()
+                transform = transform or list(ds.transform)[:6]
+                shape = shape or [ds.height, ds.width]
+        except RasterioError as e:
+            raise AssetReadError(item.id, name, band.href, str(e)) from e
     return BandSource(
         href=band.href,
         crs=crs,
         transform=tuple(float(v) for v in list(transform)[:6]),
         shape=(int(shape[0]), int(shape[1])),
         nodata=band.nodata,
+        item_id=item.id,
+        band=name,
     )
 
 
