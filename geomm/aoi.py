@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geomm.errors import AoiError
 
-__all__ = ["Aoi", "aoi_from_geojson", "read_aoi", "transform_geometry"]
+__all__ = ["Aoi", "aoi_from_geojson", "read_aoi", "split_antimeridian", "transform_geometry"]
 
 _AREAL = ("Polygon", "MultiPolygon")
 _GEOMETRY_TYPES = (
@@ -220,7 +220,7 @@ def _areal_parts(geom: dict[str, Any], source: str) -> list[Polygon]:
     except (ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
         raise AoiError(f"AOI {source!r} has malformed {kind} coordinates: {e}") from e
     _check_lonlat(shp, source)
-    shp = _split_antimeridian(shp)
+    shp = split_antimeridian(shp)
     if not shp.is_valid:
         reason = shapely.is_valid_reason(shp)
         raise AoiError(
@@ -245,7 +245,7 @@ def _check_lonlat(shp: BaseGeometry, source: str) -> None:
         )
 
 
-def _split_antimeridian(shp: BaseGeometry) -> BaseGeometry:
+def split_antimeridian(shp: BaseGeometry) -> BaseGeometry:
     """Split polygons that cross +-180 degrees into parts on each side.
 
     A crossing shows either as an edge jumping by more than 180 degrees of

@@ -11,7 +11,6 @@ Adding a provider means adding a file; nothing here names a provider.
 from __future__ import annotations
 
 import fnmatch
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -488,12 +487,3 @@ def _collection_from_links(item: pystac.Item) -> str | None:
             return None
         return collection.id if collection else None
     return href.rsplit("/", 1)[-1] or None
-
-
-def is_nodata(value: float, nodata: float | None) -> bool:
-    """Whether ``value`` equals ``nodata`` (NaN-aware)."""
-    if nodata is None:
-        return False
-    if math.isnan(nodata):
-        return math.isnan(value)
-    return value == nodata

@@ -25,7 +25,7 @@ import pystac
 import shapely
 from shapely.geometry import shape
 
-from geomm.aoi import Aoi
+from geomm.aoi import Aoi, split_antimeridian
 from geomm.errors import CatalogError, EmptyResultError, SearchError
 from geomm.stac._catalog import CatalogSource, resolve_catalog
 
@@ -276,9 +276,7 @@ def _intersects(item: pystac.Item, aoi: Aoi) -> bool:
     footprint = shape(item.geometry)
     minx, _, maxx, _ = footprint.bounds
     if maxx - minx > 180.0:  # footprint drawn across the antimeridian without splitting
-        from geomm.aoi import _split_antimeridian
-
-        footprint = _split_antimeridian(footprint)
+        footprint = split_antimeridian(footprint)
     return bool(footprint.intersects(aoi.geometry))
 
 
