@@ -41,6 +41,11 @@ def harmonize_s2(dn: np.ndarray, dn_offset: int) -> np.ndarray:
     dn = np.asarray(dn)
     if dn_offset == 0:
         return dn.astype(np.uint16, copy=False)
+    if dn.dtype == np.uint16:  # the reader's case: three uint16 passes, no float copy
+        shifted = np.maximum(dn, dn_offset + 1)
+        shifted -= dn_offset
+        shifted *= dn != 0
+        return shifted
     work = dn.astype(np.float32 if dn.dtype.kind == "f" else np.int32)
     shifted = work - dn_offset
     np.maximum(shifted, 1, out=shifted)

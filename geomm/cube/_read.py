@@ -141,11 +141,13 @@ def read_s2_block(
     for src in sources:
         if not first and not (refl == 0).any():
             break
-        sampled = _sample_bands(src.bands[:nb], grid, rows, cols, profile, "bilinear")
-        for i, (values, good) in enumerate(sampled):
+        sampled = _sample_bands(
+            src.bands[:nb], grid, rows, cols, profile, "bilinear", dtype=np.uint16
+        )
+        for i, (values, _) in enumerate(sampled):
             if values is None:
                 continue
-            plane = _to_dn(values, good, src.dn_offset)
+            plane = harmonize_s2(values, src.dn_offset)  # resampled DN, 0 where invalid
             if first:
                 refl[i] = plane
             else:  # later items fill only what earlier ones left empty
@@ -161,13 +163,6 @@ def read_s2_block(
         clear &= clear_from_scl(scl, snow_is_clear=snow_is_clear)
     out[nb] = clear
     return out
-
-
-def _to_dn(values: np.ndarray, good: np.ndarray, dn_offset: int) -> np.ndarray:
-    """Resampled float DN -> harmonized uint16 (0 = nodata), in whole-array passes."""
-    dn = np.rint(values)
-    dn *= good
-    return harmonize_s2(dn, dn_offset)
 
 
 def read_s1_block(
@@ -208,8 +203,11 @@ def _sample_bands(
     profile: Profile,
     method: str,
     pre=None,  # noqa: ANN001 - optional elementwise transform before resampling
+    dtype: type | None = None,
 ) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
     """Resample each band onto the block; bands on one grid share one plan.
+
+    ``dtype`` is the bilinear output type (see :func:`geomm.cube._resample.resample`).
 
     Returns one (values, good) per band, (None, None) where the band's
     source does not overlap the block.
@@ -228,7 +226,9 @@ def _sample_bands(
             data, ok = _read_window(bands[i], window, profile)
             planes.append(pre(data) if pre is not None else data)
             valid.append(ok)
-        values, good = resample(planes, valid, src_rows, src_cols, layout=layout, method=method)
+        values, good = resample(
+            planes, valid, src_rows, src_cols, layout=layout, method=method, dtype=dtype
+        )
         for k, i in enumerate(members):
             out[i] = (values[k], good[k])
     return out
