@@ -22,7 +22,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
 
 $(VENV)/.installed-base: $(BIN)/python pyproject.toml $(CONSTRAINTS)
-	$(PIP) -e .
+	$(PIP) -e '.[models]'
 	@touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml $(CONSTRAINTS)
@@ -33,13 +33,27 @@ install: $(VENV)/.installed-base
 
 install-test: $(VENV)/.installed-test
 
-# The furthest stage built so far: an S1/S2 cube of the sample catalog over the
-# demo AOI, and a quicklook of it.
+# The main job, offline: embed the demo AOI of the bundled sample catalog
+# (search -> S1/S2 cube -> CROMA-base -> GeoParquet), then a quicklook of the
+# cube. CROMA-base's pretrained weights are used when their file is already
+# in the torch hub cache; otherwise the demo says so and runs CROMA-base with
+# random weights (a pipeline check: the numbers mean nothing).
 demo: install
-	$(BIN)/geomm cube --catalog sample --aoi catalogs/sample/aoi.geojson \
-		--start 2024-06-01 --end 2024-07-31 --out $(DEMO_OUT)/demo-cube.zarr --overwrite
-	$(BIN)/geomm quicklook $(DEMO_OUT)/demo-cube.zarr --out $(DEMO_OUT)/demo-quicklook.png
-	@echo "Cube: $(DEMO_OUT)/demo-cube.zarr  (Python: geomm.cube.open_cube('$(DEMO_OUT)/demo-cube.zarr'))"
+	@if $(BIN)/python -c "import sys; from geomm.models import model_info; \
+		sys.exit(model_info('croma-base').weights_path() is None)"; then \
+		echo "demo: CROMA-base pretrained weights found in the torch hub cache"; W=""; \
+	else \
+		echo "demo: CROMA-base weights are not in the torch hub cache and the demo stays offline:"; \
+		echo "      running with RANDOM weights (a pipeline check; embeddings carry no meaning)."; \
+		echo "      'geomm models' shows where the file goes; 'geomm embed' without --weights downloads it."; \
+		W="--weights random"; \
+	fi; \
+	$(BIN)/geomm embed --catalog sample --aoi catalogs/sample/aoi.geojson \
+		--start 2024-06-01 --end 2024-07-31 --model croma-base $$W \
+		--out $(DEMO_OUT)/demo-embeddings.parquet --overwrite
+	$(BIN)/geomm quicklook $(DEMO_OUT)/demo-embeddings.cube.zarr --out $(DEMO_OUT)/demo-quicklook.png
+	@echo "Embeddings: $(DEMO_OUT)/demo-embeddings.parquet  (Python: geomm.embed.read_table('$(DEMO_OUT)/demo-embeddings.parquet'))"
+	@echo "Cube: $(DEMO_OUT)/demo-embeddings.cube.zarr  (Python: geomm.open_cube('$(DEMO_OUT)/demo-embeddings.cube.zarr'))"
 	@echo "Quicklook: $(DEMO_OUT)/demo-quicklook.png"
 
 test: install-test

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "catalogs_dir"]
+__all__ = ["cache_dir", "catalogs_dir", "offline"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -35,3 +35,13 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "geomm"
+
+
+def offline() -> bool:
+    """``GEOMM_OFFLINE=1``: never download model weights (air-gapped machines, CI, tests).
+
+    Searches of STAC APIs the user names still go out; only the implicit
+    downloads (published weights) are refused, with a message saying where
+    the file is expected.
+    """
+    return os.environ.get("GEOMM_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")

@@ -234,6 +234,166 @@ def cube_command(
     )
 
 
+@app.command("embed")
+def embed_command(
+    aoi: Annotated[Path, typer.Option("--aoi", help="GeoJSON file of the area of interest.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="GeoParquet table to write.")],
+    catalog: Annotated[
+        str, typer.Option("--catalog", "-c", help="Provider, STAC API URL or catalog path.")
+    ] = "sample",
+    start: Annotated[
+        str | None, typer.Option("--start", help="First day, YYYY-MM-DD (to build a cube).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (to build a cube).")
+    ] = None,
+    cube: Annotated[
+        Path | None,
+        typer.Option("--cube", help="Embed this existing cube instead of building one."),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Registered model (`geomm models`).")
+    ] = "croma-base",
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            help="Checkpoint path, or 'random' (untrained, for testing). Default: the "
+            "model's published weights (torch hub cache, downloaded once).",
+        ),
+    ] = None,
+    precision: Annotated[
+        str, typer.Option("--precision", help="fp32 | bf16 | int8 | auto.")
+    ] = "auto",
+    embeddings: Annotated[
+        str | None,
+        typer.Option(
+            "--embeddings",
+            help="Embeddings to store, comma-separated (e.g. joint,sar,optical); the first "
+            "fills the `embedding` column. Default: the model's default.",
+        ),
+    ] = None,
+    min_clear: Annotated[
+        float, typer.Option("--min-clear", help="Skip chip-times with less clear sky (0-1).")
+    ] = 0.9,
+    min_s1: Annotated[
+        float,
+        typer.Option("--min-s1-coverage", help="Skip chip-times with less valid S1 (0-1)."),
+    ] = 0.9,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Chips per forward pass.")] = 16,
+    max_cloud: Annotated[
+        float | None, typer.Option("--max-cloud", help="Drop S2 scenes cloudier than this %.")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run (cube and table).")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing table (and its cube).")
+    ] = False,
+) -> None:
+    """Embed every chip of an AOI: search, cube, model, GeoParquet (one row per chip-time)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from geomm.aoi import read_aoi
+    from geomm.embed import EmbedConfig, ModelSpec, make_embeddings
+
+    config = EmbedConfig(
+        model=ModelSpec(name=model, weights=weights, precision=precision),
+        embeddings=tuple(e.strip() for e in embeddings.split(",") if e.strip())
+        if embeddings
+        else None,
+        min_clear=min_clear,
+        min_s1_coverage=min_s1,
+        batch_size=batch_size,
+    )
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def on_stage(stage: str, todo: int, done: int) -> None:
+            label = "writing cube chunks" if stage == "cube" else "embedding blocks"
+            tasks[stage] = bar.add_task(label, total=todo + done, completed=done)
+
+        run = make_embeddings(
+            aoi=read_aoi(aoi),
+            out=out_path,
+            catalog=catalog,
+            start=start,
+            end=end,
+            cube=cube,
+            max_cloud=max_cloud,
+            config=config,
+            scheduler=scheduler,
+            resume=resume,
+            overwrite=overwrite,
+            on_stage=on_stage,
+            progress=lambda stage: bar.advance(tasks[stage]),
+        )
+    report = run.report
+    out.print(
+        f"model {report.model} ({report.precision}, weights {report.weights_id}); "
+        f"{report.rows} chip-time(s) embedded, "
+        f"{report.skipped_clear} skipped for clouds (< {min_clear:g} clear), "
+        f"{report.skipped_s1} for S1 coverage (< {min_s1:g}); "
+        f"{report.embedded_now} in this run at {report.chips_per_second:.2f} chips/s "
+        f"({report.blocks_resumed} of {report.blocks_total} block(s) resumed).",
+        soft_wrap=True,
+        highlight=False,
+    )
+    if str(report.weights_id).startswith("random"):
+        out.print(
+            "[bold yellow]note:[/] random weights: these embeddings carry no learned meaning "
+            "(pipeline check only).",
+            soft_wrap=True,
+        )
+    out.print(
+        f"Table: {report.path}  (geomm.embed.read_table({str(report.path)!r}) or "
+        f"geopandas.read_parquet); cube: {run.cube_path}",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+@app.command("models")
+def models_command() -> None:
+    """List the embedding models, their inputs and whether their weights are here."""
+    from geomm.models import hub_checkpoints_dir, list_models
+
+    table = Table(title="embedding models (entry-point group geomm.models)")
+    for name in ("model", "inputs", "chip", "embeddings (dim)", "weights"):
+        table.add_column(name, overflow="fold")
+    for info in list_models():
+        inputs = "; ".join(f"{m}: {' '.join(info.bands.get(m, ()))}" for m in info.modalities)
+        dims = ", ".join(
+            f"{n}{'*' if n == info.default_embedding else ''} ({d})"
+            for n, d in info.embeddings.items()
+        )
+        if info.weights is None:
+            weights = "no published weights (--weights PATH or random)"
+        elif (path := info.weights_path()) is not None:
+            weights = f"present: {path}"
+        else:
+            weights = (
+                f"not here: {hub_checkpoints_dir() / info.weights.file_name} "
+                "(downloaded on first use, or copy the file there)"
+            )
+        table.add_row(
+            info.name, inputs, f"{info.default_chip_size} px (x{info.chip_multiple})", dims, weights
+        )
+    out.print(table)
+    out.print("* the default embedding (the `embedding` column of `geomm embed`)", highlight=False)
+
+
 @app.command("quicklook")
 def quicklook_command(
     cube: Annotated[Path, typer.Argument(help="Zarr cube written by `geomm cube`.")],

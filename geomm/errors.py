@@ -92,3 +92,44 @@ class AssetReadError(GeommError, OSError):
 
 class SampleDataError(GeommError, RuntimeError):
     """The bundled sample catalog is missing or damaged."""
+
+
+# --- geomm.models -----------------------------------------------------------
+# ModelNotFoundError (KeyError), ModelPluginError (TypeError),
+# ModelInputError (ValueError) and WeightsError (ValueError) extend the tree
+# above for the embedding-model registry.
+
+__all__ += ["ModelInputError", "ModelNotFoundError", "ModelPluginError", "WeightsError"]
+
+
+class ModelNotFoundError(GeommError, KeyError):
+    """No installed model plugin has the requested name."""
+
+    def __init__(self, name: str, available: list[str] | tuple[str, ...]):
+        listed = ", ".join(available) if available else "none"
+        super().__init__(
+            f"no embedding model named {name!r}; installed models: {listed}. "
+            "Third-party models register in the 'geomm.models' entry-point group "
+            "(`geomm models` lists them)"
+        )
+        self.name = name
+        self.available = tuple(available)
+
+    def __str__(self) -> str:
+        # KeyError.__str__ would repr() the message, quoting it.
+        return str(self.args[0])
+
+    def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
+        return (type(self), (self.name, self.available))
+
+
+class ModelPluginError(GeommError, TypeError):
+    """An entry point in the ``geomm.models`` group does not load or is not a plugin."""
+
+
+class ModelInputError(GeommError, ValueError):
+    """Arrays or options that an embedding model cannot take (shape, dtype, names)."""
+
+
+class WeightsError(GeommError, ValueError):
+    """Model weights are missing, unreadable, corrupt or do not fit the model."""

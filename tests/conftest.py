@@ -23,10 +23,13 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point geomm's cache at a fresh folder, so tests neither read nor pollute ~/.cache."""
+    """Point geomm's cache at a fresh folder, so tests neither read nor pollute ~/.cache;
+    and keep geomm offline (``GEOMM_OFFLINE=1``: no weight downloads)."""
     cache = tmp_path_factory.mktemp("geomm-cache")
     mp = pytest.MonkeyPatch()
     mp.setenv("GEOMM_CACHE_DIR", str(cache))
+    # never download model weights, in this process or any it starts
+    mp.setenv("GEOMM_OFFLINE", "1")
     yield cache
     mp.undo()
 
@@ -96,5 +99,99 @@ def stac_api(tmp_path: Path) -> Iterator[Callable[[list[dict], list[dict]], str]
         proc.terminate()
         try:
             proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class DaskCluster:
+    """A `dask scheduler` and `dask worker` processes started on 127.0.0.1."""
+
+    def __init__(self, address: str, scheduler: subprocess.Popen, workers: list) -> None:
+        self.address = address
+        self.scheduler = scheduler
+        self.workers = workers
+        """The worker processes, in start order (a test may kill one)."""
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[Callable[..., DaskCluster]]:
+    """Start a Dask scheduler and worker processes, each a separate OS process.
+
+    Call with ``workers`` = a list of per-worker extra environments (one
+    worker each; ``nanny=False`` in it keeps a killed worker dead instead of
+    restarted), returns a :class:`DaskCluster` once every worker has joined.
+    """
+    import os
+
+    bindir = Path(sys.executable).parent
+    procs: list[subprocess.Popen] = []
+
+    def start(workers: list[dict] | None = None, threads: int = 1) -> DaskCluster:
+        port = _free_port()
+        address = f"tcp://127.0.0.1:{port}"
+        log = tmp_path / "dask-logs"
+        log.mkdir(exist_ok=True)
+        scheduler = subprocess.Popen(
+            [
+                str(bindir / "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(log / "scheduler.log").open("w"),
+            cwd=tmp_path,
+        )
+        procs.append(scheduler)
+        started = []
+        for i, extra in enumerate(workers or [{}]):
+            extra = dict(extra)
+            nanny = extra.pop("nanny", True)
+            cmd = [
+                str(bindir / "dask"),
+                "worker",
+                address,
+                "--nthreads",
+                str(threads),
+                "--nworkers",
+                "1",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+                "--name",
+                f"worker-{i}",
+            ]
+            if not nanny:
+                cmd.append("--no-nanny")
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.DEVNULL,
+                stderr=(log / f"worker-{i}.log").open("w"),
+                cwd=tmp_path,
+                env={**os.environ, **{k: str(v) for k, v in extra.items()}},
+            )
+            procs.append(proc)
+            started.append(proc)
+        from distributed import Client
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with Client(address, timeout=2) as client:
+                    if len(client.scheduler_info()["workers"]) >= len(started):
+                        return DaskCluster(address, scheduler, started)
+            except OSError:
+                pass
+            time.sleep(0.5)
+        pytest.fail("the Dask cluster did not come up within 90 s")
+
+    yield start
+    for proc in reversed(procs):
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()

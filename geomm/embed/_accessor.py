@@ -1,0 +1,113 @@
+"""``ds.geomm``: the notebook face of a cube, on the same functions as the CLI.
+
+``import geomm.embed`` (or :func:`geomm.open_cube`) registers the accessor
+(xarray recommends accessors over subclassing ``Dataset``)::
+
+    ds = geomm.open_cube("cube.zarr")
+    ds.geomm.chips()                     # GeoDataFrame of the chip grid
+    table = ds.geomm.embed(model="croma-base")
+    ds.geomm.quicklook()
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import xarray as xr
+
+from geomm.aoi import Aoi
+from geomm.chips import cube_chips
+from geomm.embed._config import EmbedConfig, ModelSpec
+from geomm.embed._run import embed_cube
+from geomm.embed._table import read_table
+
+__all__ = ["GeommAccessor"]
+
+
+@xr.register_dataset_accessor("geomm")
+class GeommAccessor:
+    """Chips, embeddings and quicklooks of a geomm cube."""
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+
+    def chips(self, aoi: Aoi | None = None):  # noqa: ANN201 - geopandas.GeoDataFrame
+        """The cube's chips (inside ``aoi``) as a GeoDataFrame in EPSG:4326.
+
+        Columns ``chip_id``, ``col``, ``row`` (global chip grid indices),
+        ``geometry``; one row per chip, north to south, west to east.
+        """
+        import geopandas as gpd
+
+        chips = cube_chips(self._ds, aoi)
+        return gpd.GeoDataFrame(
+            {
+                "chip_id": [c.chip_id for c in chips],
+                "col": [c.col for c in chips],
+                "row": [c.row for c in chips],
+            },
+            geometry=[c.geometry_wgs84() for c in chips],
+            crs="EPSG:4326",
+        )
+
+    def embed(
+        self,
+        model: str = "croma-base",
+        *,
+        weights: str | None = None,
+        precision: str = "auto",
+        embeddings: Sequence[str] | None = None,
+        aoi: Aoi | None = None,
+        min_clear: float = 0.9,
+        min_s1_coverage: float = 0.9,
+        batch_size: int = 16,
+        out: str | Path | None = None,
+        scheduler: str | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+    ):  # noqa: ANN201 - geopandas.GeoDataFrame
+        """Embed the cube's chips and return the table (also written to ``out``).
+
+        The same runner as ``geomm embed`` (:func:`geomm.embed.embed_cube`);
+        without ``out`` the table goes through a temporary file. The table's
+        metadata (model, weights, normalization) is in ``table.attrs["geomm"]``.
+        """
+        config = EmbedConfig(
+            model=ModelSpec(name=model, weights=weights, precision=precision),
+            embeddings=tuple(embeddings) if embeddings else None,
+            min_clear=min_clear,
+            min_s1_coverage=min_s1_coverage,
+            batch_size=batch_size,
+        )
+        if out is not None:
+            report = embed_cube(
+                self._ds,
+                out,
+                aoi=aoi,
+                config=config,
+                scheduler=scheduler,
+                resume=resume,
+                overwrite=overwrite,
+            )
+            return read_table(report.path)
+        with tempfile.TemporaryDirectory(prefix="geomm-embed-") as tmp:
+            report = embed_cube(
+                self._ds,
+                Path(tmp) / "embeddings.parquet",
+                aoi=aoi,
+                config=config,
+                scheduler=scheduler,
+            )
+            table = read_table(report.path)
+            table = table.copy()  # detached from the temporary file
+        return table
+
+    def quicklook(  # noqa: ANN201 - matplotlib Figure
+        self, time: int | str | None = None, out: str | Path | None = None, dpi: int = 120
+    ):
+        """S2 true colour beside S1 false colour for one time (see :func:`geomm.cube.quicklook`)."""
+        from geomm.cube import quicklook
+
+        return quicklook(self._ds, time=time, out=out, dpi=dpi)

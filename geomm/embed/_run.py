@@ -1,0 +1,401 @@
+"""``embed_cube``: a cube in, a GeoParquet table of chip embeddings out.
+
+Work is split into blocks, one per Zarr chunk of the cube (``chunk_chips``
+x ``chunk_chips`` chips, every time step), so the graph stays small for any
+AOI and each chunk is read once. A block is read, its chip-times filtered
+(clear sky, S1 coverage), embedded in batches, and written as one Parquet
+part in ``<out>.parts/`` the moment it is done: the part's atomic rename is
+its completion marker, so a rerun with ``resume=True`` embeds only the
+blocks without a part, and no chip is computed twice. The table at ``out``
+appears only at the end, merged and sorted, so an interrupted run never
+leaves a table that looks complete.
+
+Locally, the next block is read on a thread while the model computes the
+current one. With a Dask scheduler each block is one task on a worker; the
+model is loaded once per worker process (:meth:`ModelSpec.load` is cached)
+and never travels in the graph; tasks are submitted a few per worker at a
+time, so the scheduler holds a bounded number of them whatever the AOI, and
+a task lost with a killed worker is simply run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+import geomm
+from geomm.aoi import Aoi
+from geomm.chips import ChipBlock, chip_blocks, cube_chips, read_block, read_block_from_store
+from geomm.embed._config import EmbedConfig, EmbedError, required_inputs
+from geomm.embed._table import (
+    completed_parts,
+    merge_parts,
+    table_part,
+    table_schema,
+    write_part,
+)
+
+__all__ = ["EmbedReport", "embed_block", "embed_cube", "parts_dir"]
+
+_RUN_FILE = "run.json"
+_STATS_SUFFIX = ".stats.json"
+
+
+@dataclass(frozen=True)
+class EmbedReport:
+    """What an ``embed_cube`` call did."""
+
+    path: Path
+    """The GeoParquet table."""
+    rows: int
+    """Chip-times in the table (this run and resumed ones)."""
+    skipped_clear: int
+    """Chip-times left out for too little clear sky (whole table)."""
+    skipped_s1: int
+    """Chip-times left out for too little S1 coverage (whole table)."""
+    embedded_now: int
+    """Chip-times embedded by this call (the rest came from an earlier run)."""
+    blocks_total: int
+    blocks_resumed: int
+    """Blocks already done by an interrupted earlier run."""
+    seconds: float
+    model: str
+    weights_id: str
+    precision: str
+
+    @property
+    def chips_per_second(self) -> float:
+        """Chip-times embedded per second of this call."""
+        return self.embedded_now / self.seconds if self.seconds > 0 else float("nan")
+
+
+def parts_dir(out: str | Path) -> Path:
+    """Folder of the per-block parts of an unfinished table at ``out``."""
+    out = Path(out)
+    return out.with_name(out.name + ".parts")
+
+
+def embed_cube(
+    cube: str | Path | xr.Dataset,
+    out: str | Path,
+    *,
+    aoi: Aoi | None = None,
+    config: EmbedConfig | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[ChipBlock], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> EmbedReport:
+    """Embed every chip of ``cube`` (inside ``aoi``) into a GeoParquet table.
+
+    Args:
+        cube: a cube store path (``geomm cube`` output) or an opened/built cube.
+        out: the GeoParquet file to write.
+        aoi: only chips intersecting it; default every chip of the cube.
+        config: model, embeddings, skip thresholds, batch size.
+        scheduler: ``None`` (this process), ``"local"`` (a LocalCluster) or the
+            address of a running ``dask scheduler``; a cluster needs ``cube``
+            to be a store path every worker can read, and ``out``'s folder
+            shared with the workers.
+        resume: continue an interrupted run with the same cube and settings.
+        overwrite: replace an existing table (and any interrupted run).
+        progress: called after each block is written.
+        on_start: called once with (blocks to embed, blocks already done).
+
+    Raises:
+        EmbedError: ``out`` exists, an interrupted run is in the way, the
+            settings differ from the run being resumed, or the cube does not
+            fit the model.
+    """
+    began = time.perf_counter()
+    config = config or EmbedConfig()
+    out = Path(out)
+    source, ds = _source(cube, scheduler)
+    info = config.model.check()
+    names = config.columns(info)
+    chip_size = int(ds.attrs.get("chip_size", 0))
+    if chip_size and chip_size % info.chip_multiple:
+        raise EmbedError(
+            f"the cube's {chip_size} px chips are not a multiple of {info.chip_multiple} px, "
+            f"which {info.name} needs; rebuild the cube with --chip-size "
+            f"{max(info.chip_multiple, chip_size // info.chip_multiple * info.chip_multiple)}"
+        )
+    chips = cube_chips(ds, aoi)
+    blocks = chip_blocks(ds, chips)
+    parts = parts_dir(out)
+    manifest = _manifest(ds, config, chips, names)
+    _prepare(out, parts, manifest, resume=resume, overwrite=overwrite)
+    done = completed_parts(parts)
+    todo = [b for b in blocks if b.name not in done]
+    if on_start:
+        on_start(len(todo), len(blocks) - len(todo))
+    if scheduler is None:
+        model_meta = _run_local(source, todo, config, names, parts, progress)
+    else:
+        model_meta = _run_dask(source, todo, config, names, parts, progress, scheduler)
+    stats = _read_stats(parts, [b.name for b in blocks])
+    model_meta = model_meta or stats.get("model") or {}
+    metadata = {
+        "geomm_version": geomm.__version__,
+        "model": config.model.name,
+        "weights_id": model_meta.get("weights_id", ""),
+        "precision": model_meta.get("precision", ""),
+        "normalization": config.model.normalization,
+        "embeddings": list(names),
+        "default_embedding": names[0],
+        "min_clear": config.min_clear,
+        "min_s1_coverage": config.min_s1_coverage,
+        "cube": str(cube) if not isinstance(cube, xr.Dataset) else ds.encoding.get("source", ""),
+        "cube_fingerprint": ds.attrs.get("geomm_fingerprint", ""),
+        "chip_size": chip_size,
+        "crs": ds.attrs.get("crs", ""),
+        "skipped_clear": stats["skipped_clear"],
+        "skipped_s1": stats["skipped_s1"],
+    }
+    merge_parts(
+        parts, out, metadata, schema=table_schema({n: info.embeddings[n] for n in names}, names[0])
+    )
+    shutil.rmtree(parts, ignore_errors=True)
+    return EmbedReport(
+        path=out,
+        rows=stats["rows"],
+        skipped_clear=stats["skipped_clear"],
+        skipped_s1=stats["skipped_s1"],
+        embedded_now=sum(stats["rows_by_block"].get(b.name, 0) for b in todo),
+        blocks_total=len(blocks),
+        blocks_resumed=len(blocks) - len(todo),
+        seconds=time.perf_counter() - began,
+        model=config.model.name,
+        weights_id=metadata["weights_id"],
+        precision=metadata["precision"],
+    )
+
+
+def embed_block(
+    source: str | Path | xr.Dataset,
+    block: ChipBlock,
+    config: EmbedConfig,
+    names: Sequence[str],
+    parts: Path,
+    data=None,  # noqa: ANN001 - geomm.chips.BlockData already read, if any
+) -> dict:
+    """Read (unless given), embed and write one block; runs in any process.
+
+    Each batch is saved as it is computed (``<parts>/<block>/<batch>.parquet``),
+    so a block interrupted halfway (a killed run or Dask worker) resumes at
+    its next batch and no chip is embedded twice; batches are deterministic
+    (chip-major order, ``batch_size`` is part of the run's fingerprint). The
+    finished block becomes one part, its stats file written first, so a part
+    that exists always has its counts.
+
+    Returns:
+        The block's counts and the model's resolved weights id and precision.
+    """
+    model = config.model.load()
+    if data is None:
+        data = (
+            read_block(source, block)
+            if isinstance(source, xr.Dataset)
+            else read_block_from_store(source, block)
+        )
+    needed = required_inputs(model.info, names)
+    keep, stats = _selection(data, config, needed)
+    cs, ts = np.nonzero(keep.T)  # chip-major: a chip's times sit together
+    batches = parts / block.name
+    batches.mkdir(exist_ok=True)
+    done = completed_parts(batches)
+    for number, start in enumerate(range(0, len(ts), config.batch_size)):
+        name = f"{number:06d}"
+        if name in done:
+            continue
+        t, c = ts[start : start + config.batch_size], cs[start : start + config.batch_size]
+        result = model.embed(
+            data.s1[t, c] if "s1" in needed else None,
+            data.s2[t, c] if "s2" in needed else None,
+            outputs=list(names),
+        )
+        part = table_part(
+            chips=[data.chips[i] for i in c],
+            times=data.times[t],
+            s1_times=data.s1_times[t],
+            clear_fraction=data.clear_fraction[t, c],
+            s1_coverage=data.s1_coverage[t, c],
+            embeddings={n: np.asarray(result[n], dtype=np.float32) for n in names},
+            default=names[0],
+        )
+        write_part(part, batches, name)
+    stats["model"] = {"weights_id": model.weights_id, "precision": model.precision}
+    _write_json_atomic(parts / (block.name + _STATS_SUFFIX), stats)
+    schema = table_schema({n: model.info.embeddings[n] for n in names}, names[0])
+    merge_parts(batches, parts / f"{block.name}.parquet", {}, schema=schema)
+    shutil.rmtree(batches, ignore_errors=True)
+    return stats
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _selection(data, config: EmbedConfig, needed: frozenset[str]):  # noqa: ANN001, ANN202
+    """Which (time, chip) of a block to embed, and how many were skipped and why."""
+    keep = np.ones(data.clear_fraction.shape, dtype=bool)  # (time, chip)
+    skipped_clear = skipped_s1 = 0
+    if "s2" in needed:
+        low = data.clear_fraction < config.min_clear
+        skipped_clear = int(low.sum())
+        keep &= ~low
+    if "s1" in needed:
+        low = (data.s1_coverage < config.min_s1_coverage) & keep
+        skipped_s1 = int(low.sum())
+        keep &= ~low
+    stats = {"rows": int(keep.sum()), "skipped_clear": skipped_clear, "skipped_s1": skipped_s1}
+    return keep, stats
+
+
+def _run_local(source, todo, config, names, parts, progress) -> dict | None:  # noqa: ANN001
+    """Blocks one after another; the next block is read while this one computes."""
+    if not todo:
+        return None
+    meta = None
+    reader = (
+        (lambda b: read_block(source, b))
+        if isinstance(source, xr.Dataset)
+        else (lambda b: read_block_from_store(source, b))
+    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geomm-read") as pool:
+        pending = pool.submit(reader, todo[0])
+        for i, block in enumerate(todo):
+            data = pending.result()
+            if i + 1 < len(todo):
+                pending = pool.submit(reader, todo[i + 1])
+            stats = embed_block(source, block, config, names, parts, data=data)
+            meta = stats["model"]
+            if progress:
+                progress(block)
+    return meta
+
+
+def _run_dask(source, todo, config, names, parts, progress, scheduler) -> dict | None:  # noqa: ANN001
+    """One task per block on a cluster, a bounded number in flight."""
+    from distributed import as_completed
+
+    from geomm.cube import dask_scheduler
+
+    if isinstance(source, xr.Dataset):
+        raise EmbedError(
+            "a Dask cluster reads the cube from its store: pass the cube's path "
+            "(or a cube opened with geomm.cube.open_cube)"
+        )
+    meta = None
+    with dask_scheduler(scheduler) as client:
+        workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        window = max(4, 2 * workers)
+        queue = list(todo)
+        running = as_completed()
+
+        def submit(block: ChipBlock) -> None:
+            running.add(
+                client.submit(
+                    embed_block,
+                    str(source),
+                    block,
+                    config,
+                    tuple(names),
+                    parts,
+                    key=f"geomm-embed-{block.name}-{config.fingerprint()}",
+                    retries=2,
+                    pure=False,
+                )
+            )
+
+        for _ in range(min(window, len(queue))):
+            submit(queue.pop(0))
+        by_key = {f"geomm-embed-{b.name}-{config.fingerprint()}": b for b in todo}
+        for future in running:
+            stats = future.result()
+            meta = stats["model"]
+            if progress:
+                progress(by_key[future.key])
+            if queue:
+                submit(queue.pop(0))
+    return meta
+
+
+def _source(cube, scheduler):  # noqa: ANN001, ANN202 - (store path or Dataset, Dataset)
+    from geomm.cube import open_cube
+
+    if isinstance(cube, xr.Dataset):
+        path = cube.encoding.get("source")
+        if scheduler is not None and path:
+            return Path(path), cube
+        return cube, cube
+    path = Path(cube)
+    return path, open_cube(path)
+
+
+def _manifest(ds: xr.Dataset, config: EmbedConfig, chips, names) -> dict:  # noqa: ANN001
+    ids = hashlib.sha256("\n".join(c.chip_id for c in chips).encode()).hexdigest()[:16]
+    return {
+        "cube_fingerprint": ds.attrs.get("geomm_fingerprint", ""),
+        "times": [str(t) for t in ds.time.values],
+        "config": json.loads(json.dumps(asdict(config), default=str)),
+        "embeddings": list(names),
+        "chips": ids,
+    }
+
+
+def _prepare(out: Path, parts: Path, manifest: dict, *, resume: bool, overwrite: bool) -> None:
+    if overwrite:
+        if out.is_dir():
+            raise EmbedError(f"{str(out)!r} is a folder; --out must be a .parquet file path")
+        out.unlink(missing_ok=True)
+        shutil.rmtree(parts, ignore_errors=True)
+    if out.exists():
+        raise EmbedError(f"{str(out)!r} already exists; pass --overwrite to replace it")
+    run_file = parts / _RUN_FILE
+    if parts.exists():
+        if not resume:
+            raise EmbedError(
+                f"an interrupted run left its parts in {str(parts)!r}; pass --resume to "
+                "continue it, or --overwrite to start again"
+            )
+        previous = json.loads(run_file.read_text()) if run_file.is_file() else None
+        if previous != manifest:
+            raise EmbedError(
+                f"the interrupted run in {str(parts)!r} used another cube, AOI or settings; "
+                "rerun with the original arguments, or --overwrite to start again"
+            )
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parts.mkdir(parents=True)
+    _write_json_atomic(run_file, manifest)
+
+
+def _read_stats(parts: Path, names: Sequence[str]) -> dict:
+    total = {"rows": 0, "skipped_clear": 0, "skipped_s1": 0, "rows_by_block": {}}
+    for name in names:
+        path = parts / (name + _STATS_SUFFIX)
+        if not path.is_file():
+            continue
+        stats = json.loads(path.read_text())
+        for key in ("rows", "skipped_clear", "skipped_s1"):
+            total[key] += int(stats[key])
+        total["rows_by_block"][name] = int(stats["rows"])
+        total["model"] = stats.get("model")
+    return total
+
+
+def _write_json_atomic(path: Path, value: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
+    os.replace(tmp, path)
