@@ -372,6 +372,7 @@ def models_command() -> None:
     table = Table(title="embedding models (entry-point group geomm.models)")
     for name in ("model", "inputs", "chip", "embeddings (dim)", "weights"):
         table.add_column(name, overflow="fold")
+    files = []
     for info in list_models():
         inputs = "; ".join(f"{m}: {' '.join(info.bands.get(m, ()))}" for m in info.modalities)
         dims = ", ".join(
@@ -380,17 +381,17 @@ def models_command() -> None:
         )
         if info.weights is None:
             weights = "no published weights (--weights PATH or random)"
-        elif (path := info.weights_path()) is not None:
-            weights = f"present: {path}"
         else:
-            weights = (
-                f"not here: {hub_checkpoints_dir() / info.weights.file_name} "
-                "(downloaded on first use, or copy the file there)"
-            )
+            present = info.weights_path() is not None
+            weights = "present" if present else "not here (downloaded on first use)"
+            where = hub_checkpoints_dir() / info.weights.file_name
+            files.append(f"{info.name}: {where}{'' if present else '  (absent)'}")
         table.add_row(
             info.name, inputs, f"{info.default_chip_size} px (x{info.chip_multiple})", dims, weights
         )
     out.print(table)
+    for line in files:  # whole paths, unwrapped, to copy a file there
+        out.print(line, soft_wrap=True, highlight=False)
     out.print("* the default embedding (the `embedding` column of `geomm embed`)", highlight=False)
 
 

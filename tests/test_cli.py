@@ -208,3 +208,19 @@ def test_usage_error_exits_2(capsys):
     code, _, err = run(["search", "--start", "2024-06-01"], capsys)
     assert code == 2
     assert "Missing option" in err
+
+
+def test_models_lists_inputs_and_where_weights_are(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    code, out, _ = run(["models"], capsys)
+    assert code == 0
+    for name in ("croma-base", "croma-large", "croma-tiny"):
+        assert name in out
+    assert "B8A" in out and "VH" in out and "joint* (768)" in out
+    assert "no published weights" in out  # croma-tiny
+    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "CROMA_base-0238d814.pt") in out
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / "CROMA_base-0238d814.pt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"placeholder")
+    code, out, _ = run(["models"], capsys)
+    assert code == 0 and f"croma-base: {cached}\n" in out and "present" in out
