@@ -141,9 +141,9 @@ def embed_cube(
     if on_start:
         on_start(len(todo), len(blocks) - len(todo))
     if scheduler is None:
-        model_meta = _run_local(source, todo, config, names, parts, progress)
+        model_meta, computed = _run_local(source, todo, config, names, parts, progress)
     else:
-        model_meta = _run_dask(source, todo, config, names, parts, progress, scheduler)
+        model_meta, computed = _run_dask(source, todo, config, names, parts, progress, scheduler)
     stats = _read_stats(parts, [b.name for b in blocks])
     model_meta = model_meta or stats.get("model") or {}
     metadata = {
@@ -172,7 +172,7 @@ def embed_cube(
         rows=stats["rows"],
         skipped_clear=stats["skipped_clear"],
         skipped_s1=stats["skipped_s1"],
-        embedded_now=sum(stats["rows_by_block"].get(b.name, 0) for b in todo),
+        embedded_now=computed,
         blocks_total=len(blocks),
         blocks_resumed=len(blocks) - len(todo),
         seconds=time.perf_counter() - began,
@@ -200,7 +200,9 @@ def embed_block(
     that exists always has its counts.
 
     Returns:
-        The block's counts and the model's resolved weights id and precision.
+        The block's counts, the chip-times computed by this call
+        (``computed``: fewer than ``rows`` when resuming a block), and the
+        model's resolved weights id and precision.
     """
     model = config.model.load()
     if data is None:
@@ -215,6 +217,7 @@ def embed_block(
     batches = parts / block.name
     batches.mkdir(exist_ok=True)
     done = completed_parts(batches)
+    computed = 0
     for number, start in enumerate(range(0, len(ts), config.batch_size)):
         name = f"{number:06d}"
         if name in done:
@@ -235,12 +238,13 @@ def embed_block(
             default=names[0],
         )
         write_part(part, batches, name)
+        computed += len(t)
     stats["model"] = {"weights_id": model.weights_id, "precision": model.precision}
     _write_json_atomic(parts / (block.name + _STATS_SUFFIX), stats)
     schema = table_schema({n: model.info.embeddings[n] for n in names}, names[0])
     merge_parts(batches, parts / f"{block.name}.parquet", {}, schema=schema)
     shutil.rmtree(batches, ignore_errors=True)
-    return stats
+    return {**stats, "computed": computed}
 
 
 # --------------------------------------------------------------------------- internals
@@ -262,11 +266,14 @@ def _selection(data, config: EmbedConfig, needed: frozenset[str]):  # noqa: ANN0
     return keep, stats
 
 
-def _run_local(source, todo, config, names, parts, progress) -> dict | None:  # noqa: ANN001
-    """Blocks one after another; the next block is read while this one computes."""
+def _run_local(source, todo, config, names, parts, progress) -> tuple[dict | None, int]:  # noqa: ANN001
+    """Blocks one after another; the next block is read while this one computes.
+
+    Returns the model's metadata and the chip-times computed.
+    """
+    meta, computed = None, 0
     if not todo:
-        return None
-    meta = None
+        return meta, computed
     reader = (
         (lambda b: read_block(source, b))
         if isinstance(source, xr.Dataset)
@@ -279,14 +286,17 @@ def _run_local(source, todo, config, names, parts, progress) -> dict | None:  # 
             if i + 1 < len(todo):
                 pending = pool.submit(reader, todo[i + 1])
             stats = embed_block(source, block, config, names, parts, data=data)
-            meta = stats["model"]
+            meta, computed = stats["model"], computed + stats["computed"]
             if progress:
                 progress(block)
-    return meta
+    return meta, computed
 
 
-def _run_dask(source, todo, config, names, parts, progress, scheduler) -> dict | None:  # noqa: ANN001
-    """One task per block on a cluster, a bounded number in flight."""
+def _run_dask(source, todo, config, names, parts, progress, scheduler) -> tuple[dict | None, int]:  # noqa: ANN001
+    """One task per block on a cluster, a bounded number in flight.
+
+    Returns the model's metadata and the chip-times computed.
+    """
     from distributed import as_completed
 
     from geomm.cube import dask_scheduler
@@ -296,7 +306,7 @@ def _run_dask(source, todo, config, names, parts, progress, scheduler) -> dict |
             "a Dask cluster reads the cube from its store: pass the cube's path "
             "(or a cube opened with geomm.cube.open_cube)"
         )
-    meta = None
+    meta, computed = None, 0
     with dask_scheduler(scheduler) as client:
         workers = max(len(client.scheduler_info().get("workers", {})), 1)
         window = max(4, 2 * workers)
@@ -323,12 +333,12 @@ def _run_dask(source, todo, config, names, parts, progress, scheduler) -> dict |
         by_key = {f"geomm-embed-{b.name}-{config.fingerprint()}": b for b in todo}
         for future in running:
             stats = future.result()
-            meta = stats["model"]
+            meta, computed = stats["model"], computed + stats["computed"]
             if progress:
                 progress(by_key[future.key])
             if queue:
                 submit(queue.pop(0))
-    return meta
+    return meta, computed
 
 
 def _source(cube, scheduler):  # noqa: ANN001, ANN202 - (store path or Dataset, Dataset)
@@ -382,7 +392,7 @@ def _prepare(out: Path, parts: Path, manifest: dict, *, resume: bool, overwrite:
 
 
 def _read_stats(parts: Path, names: Sequence[str]) -> dict:
-    total = {"rows": 0, "skipped_clear": 0, "skipped_s1": 0, "rows_by_block": {}}
+    total = {"rows": 0, "skipped_clear": 0, "skipped_s1": 0}
     for name in names:
         path = parts / (name + _STATS_SUFFIX)
         if not path.is_file():
@@ -390,7 +400,6 @@ def _read_stats(parts: Path, names: Sequence[str]) -> dict:
         stats = json.loads(path.read_text())
         for key in ("rows", "skipped_clear", "skipped_s1"):
             total[key] += int(stats[key])
-        total["rows_by_block"][name] = int(stats["rows"])
         total["model"] = stats.get("model")
     return total
 

@@ -209,6 +209,7 @@ def test_sigkill_then_resume_embeds_each_chip_once_and_equals_an_uninterrupted_r
     table = read_table(out)
     total = sum(int(line.split()[1]) for line in counts.read_text().splitlines())
     assert total == len(table)  # no chip-time embedded twice, none lost
+    assert f"{len(table) - before} in this run" in resumed.stdout
     clean = _cli(*args, "--out", str(tmp_path / "clean.parquet"))
     assert clean.returncode == 0, clean.stderr
     _assert_same_table(table, read_table(tmp_path / "clean.parquet"))
