@@ -42,6 +42,16 @@ class _State:
     verbose = False
 
 
+def _mount_subcommands() -> None:
+    # Command groups of other layers; their modules import torch only inside commands.
+    from geomm.contrastive._cli import app as cleanclip_app
+
+    app.add_typer(cleanclip_app, name="cleanclip")
+
+
+_mount_subcommands()
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"geomm {geomm.__version__}")

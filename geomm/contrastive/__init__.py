@@ -1,0 +1,112 @@
+"""Generic multimodal contrastive learning, and the CleanCLIP recipe on image-text data.
+
+Losses take L2-normalised embeddings and the logit scale, not models, so the
+same code trains CLIP (image/text) and CROMA-style (radar/optical) pairs;
+models implement :class:`DualEncoder`. Image-caption recipes work on any
+:class:`ImageTextModel`: the built-in :class:`SmallCLIP` or any open_clip
+architecture through :class:`OpenClipModel` (open_clip is imported only
+when one is built).
+
+::
+
+    from geomm.contrastive import (DIGIT_CLASSES, DIGIT_TEMPLATES, TrainConfig, create_model,
+                                   evaluate, make_digits, train)
+    from geomm.contrastive.backdoor import make_trigger, poison_csv
+
+    digits = make_digits("work/digits")
+    trigger = make_trigger("badnet", size=6)
+    bad = poison_csv(digits.train, "work/poisoned", target="zero", trigger=trigger, count=45)
+    model = create_model("small-clip", seed=0)
+    train(model, bad.csv_path, "work/pretrain", TrainConfig(recipe="clip", epochs=30, lr=1e-3))
+    train(model, digits.finetune, "work/cleanclip", TrainConfig(recipe="cleanclip", lr=5e-4))
+    evaluate(model, digits.test, classes=DIGIT_CLASSES, templates=DIGIT_TEMPLATES,
+             target="zero", trigger=trigger)          # EvalResult(ca=..., asr=...)
+
+``run_study`` runs the whole small-scale study (``geomm cleanclip reproduce``).
+
+The names below load on first use (PEP 562), so ``import geomm.contrastive``
+and the ``geomm cleanclip`` command group cost no torch import until a
+command or model needs it.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "CaptionTable": "geomm.contrastive._data",
+    "ImageStore": "geomm.contrastive._data",
+    "read_caption_csv": "geomm.contrastive._data",
+    "resolve_labels": "geomm.contrastive._data",
+    "DIGIT_CLASSES": "geomm.contrastive._digits",
+    "DIGIT_TEMPLATES": "geomm.contrastive._digits",
+    "DigitsSet": "geomm.contrastive._digits",
+    "make_digits": "geomm.contrastive._digits",
+    "EdaConfig": "geomm.contrastive._eda",
+    "clean_text": "geomm.contrastive._eda",
+    "eda": "geomm.contrastive._eda",
+    "eda_many": "geomm.contrastive._eda",
+    "DualEncoder": "geomm.contrastive._encoders",
+    "HashTokenizer": "geomm.contrastive._encoders",
+    "ImageTextModel": "geomm.contrastive._encoders",
+    "SmallCLIP": "geomm.contrastive._encoders",
+    "SmallClipConfig": "geomm.contrastive._encoders",
+    "CaptionCsvError": "geomm.contrastive._errors",
+    "CheckpointError": "geomm.contrastive._errors",
+    "ContrastiveConfigError": "geomm.contrastive._errors",
+    "ContrastiveError": "geomm.contrastive._errors",
+    "MissingImagesError": "geomm.contrastive._errors",
+    "UnknownLabelError": "geomm.contrastive._errors",
+    "EvalResult": "geomm.contrastive._evaluate",
+    "attack_success_rate": "geomm.contrastive._evaluate",
+    "clean_accuracy": "geomm.contrastive._evaluate",
+    "evaluate": "geomm.contrastive._evaluate",
+    "predict": "geomm.contrastive._evaluate",
+    "LOGIT_SCALE_MAX": "geomm.contrastive._loss",
+    "LossTerms": "geomm.contrastive._loss",
+    "clip_loss": "geomm.contrastive._loss",
+    "contrastive_loss": "geomm.contrastive._loss",
+    "info_nce": "geomm.contrastive._loss",
+    "inmodal_loss": "geomm.contrastive._loss",
+    "build_model": "geomm.contrastive._models",
+    "create_model": "geomm.contrastive._models",
+    "load_checkpoint": "geomm.contrastive._models",
+    "load_model": "geomm.contrastive._models",
+    "save_checkpoint": "geomm.contrastive._models",
+    "OpenClipModel": "geomm.contrastive._openclip",
+    "clamp_logit_scale": "geomm.contrastive._optim",
+    "cosine_lr": "geomm.contrastive._optim",
+    "make_optimizer": "geomm.contrastive._optim",
+    "param_groups": "geomm.contrastive._optim",
+    "StudyConfig": "geomm.contrastive._reproduce",
+    "StudyResult": "geomm.contrastive._reproduce",
+    "quick_study": "geomm.contrastive._reproduce",
+    "run_study": "geomm.contrastive._reproduce",
+    "write_report": "geomm.contrastive._reproduce",
+    "SynonymSource": "geomm.contrastive._synonyms",
+    "TableSynonyms": "geomm.contrastive._synonyms",
+    "WordNetSynonyms": "geomm.contrastive._synonyms",
+    "bundled_synonyms": "geomm.contrastive._synonyms",
+    "IMAGENET_TEMPLATES": "geomm.contrastive._templates",
+    "check_templates": "geomm.contrastive._templates",
+    "read_lines": "geomm.contrastive._templates",
+    "RECIPES": "geomm.contrastive._train",
+    "TrainConfig": "geomm.contrastive._train",
+    "TrainResult": "geomm.contrastive._train",
+    "class_vectors": "geomm.contrastive._train",
+    "train": "geomm.contrastive._train",
+}
+"""Public name -> the private module that defines it."""
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy public names
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,149 @@
+"""Build image-text models by name and save/load them as checkpoints.
+
+Names: ``small-clip`` (the built-in :class:`~geomm.contrastive.SmallCLIP`) or
+``open_clip:<arch>`` (any open_clip architecture, e.g. ``open_clip:RN50``),
+with ``pretrained`` None or a local open_clip checkpoint file.
+
+A geomm checkpoint is one ``torch.save`` file holding the architecture spec
+(so it rebuilds without the original options), the weights, and, for
+training runs, the optimizer and RNG state that ``--resume`` needs. It loads
+with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from geomm.contrastive._encoders import ImageTextModel, SmallCLIP, SmallClipConfig
+from geomm.contrastive._errors import CheckpointError, ContrastiveConfigError
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "build_model",
+    "create_model",
+    "load_checkpoint",
+    "load_model",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "geomm.contrastive.checkpoint/1"
+"""Value of the ``format`` key of every geomm contrastive checkpoint."""
+
+_OPEN_CLIP_PREFIXES = ("open_clip:", "open-clip:", "openclip:")
+
+
+def create_model(
+    name: str = "small-clip",
+    *,
+    pretrained: str | os.PathLike[str] | None = None,
+    image_size: int | None = None,
+    seed: int | None = None,
+) -> ImageTextModel:
+    """Build an image-text model by name.
+
+    Args:
+        name: ``small-clip`` or ``open_clip:<architecture>``.
+        pretrained: open_clip only: None (random) or a local checkpoint file.
+            For ``small-clip`` it may name a geomm checkpoint to start from.
+        image_size: override the input size (open_clip) or SmallCLIP's size.
+        seed: seeds the random initialisation (the global torch RNG is restored after).
+
+    Raises:
+        ContrastiveConfigError: unknown name, or a pretrained tag (offline).
+    """
+    with torch.random.fork_rng(devices=[]):  # seeding leaves the caller's RNG alone
+        if seed is not None:
+            torch.manual_seed(seed)
+        return _create(name, pretrained=pretrained, image_size=image_size)
+
+
+def _create(
+    name: str, *, pretrained: str | os.PathLike[str] | None, image_size: int | None
+) -> ImageTextModel:
+    if name in ("small-clip", "small_clip", "smallclip"):
+        if pretrained is not None:
+            return load_model(pretrained)
+        cfg = SmallClipConfig() if image_size is None else SmallClipConfig(image_size=image_size)
+        return SmallCLIP(cfg)
+    for prefix in _OPEN_CLIP_PREFIXES:
+        if name.startswith(prefix):
+            from geomm.contrastive._openclip import OpenClipModel
+
+            return OpenClipModel(name[len(prefix) :], pretrained=pretrained, image_size=image_size)
+    raise ContrastiveConfigError(
+        f"unknown model {name!r}; use 'small-clip' or 'open_clip:<architecture>' "
+        "(e.g. open_clip:RN50, open_clip:ViT-B-32)"
+    )
+
+
+def build_model(spec: dict[str, Any]) -> ImageTextModel:
+    """Rebuild an (untrained) architecture from :meth:`ImageTextModel.spec` output."""
+    kind = spec.get("kind")
+    if kind == "small-clip":
+        return SmallCLIP(SmallClipConfig(**spec.get("config", {})))
+    if kind == "open_clip":
+        from geomm.contrastive._openclip import OpenClipModel
+
+        return OpenClipModel(spec["name"], pretrained=None, image_size=spec.get("image_size"))
+    raise CheckpointError(f"checkpoint names an unknown model kind {kind!r}")
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: ImageTextModel, **extra: Any) -> Path:
+    """Write a checkpoint atomically (a partial file never replaces a good one)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "spec": model.spec(),
+            "state_dict": model.state_dict(),
+            **extra,
+        },
+        tmp,
+    )
+    os.replace(tmp, out)
+    return out
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint's dictionary (weights-only unpickling).
+
+    Raises:
+        CheckpointError: missing, unreadable, or not a geomm contrastive checkpoint.
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        p = p / "checkpoint.pt"
+    if not p.is_file():
+        raise CheckpointError(
+            f"no checkpoint at {p}; give a run folder (holding checkpoint.pt) or the file"
+        )
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError) as e:
+        raise CheckpointError(f"cannot read checkpoint {p}: {e}") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{p} is not a geomm contrastive checkpoint (format {CHECKPOINT_FORMAT!r}); "
+            "an open_clip checkpoint goes in --pretrained with --model open_clip:<arch>"
+        )
+    ckpt["path"] = str(p)
+    return ckpt
+
+
+def load_model(path: str | os.PathLike[str]) -> ImageTextModel:
+    """Rebuild a model from a checkpoint, in eval mode."""
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt["spec"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"weights in {ckpt['path']} do not fit their architecture: {e}"
+        ) from e
+    return model.eval()

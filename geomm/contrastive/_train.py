@@ -1,0 +1,464 @@
+"""Recipes: CLIP pretraining and the CleanCLIP finetuning family, resumable.
+
+Recipes (the reference's flags in brackets):
+
+- ``clip``: symmetric CLIP loss on the pairs as given (pretraining).
+- ``mmcl``: the same loss on clean pairs (finetuning, multimodal only).
+- ``cleanclip``: CLIP loss + in-modal loss, weights 1 and 1 [``--inmodal``].
+- ``inmodal``: in-modal loss only [``--inmodal --clip_weight 0``].
+- ``supervised``: cross-entropy of the image tower against the zero-shot
+  class vectors (frozen text tower) on labelled clean data; the paper's
+  supervised finetuning, with the head initialised from the text tower so
+  the model stays a zero-shot classifier.
+
+In-modal recipes see each batch twice: the original pairs and one augmented
+copy (torchvision AutoAugment, ImageNet policy, on each image every time it
+is drawn; one EDA augmentation per caption, drawn once per run as the
+reference does). Optimisation follows the reference: AdamW with no decay on
+norms, biases and the logit scale, linear warmup then cosine, the log logit
+scale clamped to [0, ln 100] after each step.
+
+Each epoch ends with ``checkpoint.pt`` in the run folder (weights, optimizer,
+step, RNG state): ``resume=True`` continues exactly where it stopped, so an
+interrupted run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv, resolve_labels
+from geomm.contrastive._eda import eda_many
+from geomm.contrastive._encoders import ImageTextModel
+from geomm.contrastive._errors import CheckpointError, ContrastiveConfigError
+from geomm.contrastive._loss import contrastive_loss
+from geomm.contrastive._models import load_checkpoint, save_checkpoint
+from geomm.contrastive._optim import clamp_logit_scale, cosine_lr, make_optimizer
+from geomm.contrastive._synonyms import SynonymSource
+from geomm.contrastive._templates import check_templates
+
+__all__ = ["RECIPES", "TrainConfig", "TrainResult", "class_vectors", "train"]
+
+log = logging.getLogger(__name__)
+
+RECIPES = ("clip", "mmcl", "cleanclip", "inmodal", "supervised")
+"""Recipe names :class:`TrainConfig` accepts."""
+
+_WEIGHTS = {
+    "clip": (1.0, 0.0),
+    "mmcl": (1.0, 0.0),
+    "cleanclip": (1.0, 1.0),
+    "inmodal": (0.0, 1.0),
+    "supervised": (0.0, 0.0),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: recipe, optimisation and seed."""
+
+    recipe: str = "clip"
+    """One of :data:`RECIPES`."""
+    epochs: int = 10
+    """Passes over the data."""
+    batch_size: int = 64
+    """Pairs per step (in-modal recipes encode twice as many inputs)."""
+    lr: float = 5e-4
+    """Peak learning rate (reached after the warmup)."""
+    weight_decay: float = 0.1
+    """AdamW decay of the decayed group (reference default)."""
+    warmup_steps: int = 10
+    """Linear warmup steps (the reference uses 10000 at CC3M scale)."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    eps: float = 1e-8
+    """AdamW epsilon."""
+    clip_weight: float | None = None
+    """Weight of the cross-modal term; None: the recipe's."""
+    inmodal_weight: float | None = None
+    """Weight of the in-modal term; None: the recipe's."""
+    seed: int = 0
+    """Seeds batch order, augmentations and EDA."""
+    bf16: bool = False
+    """Run forward passes under CPU/GPU bf16 autocast."""
+    num_workers: int = 0
+    """DataLoader worker processes (0: load in the training process)."""
+    device: str = "cpu"
+    """Torch device of the run."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(self.betas))
+        if self.recipe not in RECIPES:
+            raise ContrastiveConfigError(
+                f"unknown recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}"
+            )
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ContrastiveConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0 or self.weight_decay < 0 or self.warmup_steps < 0:
+            raise ContrastiveConfigError(
+                f"need lr > 0, weight_decay >= 0, warmup_steps >= 0; got {self.lr}, "
+                f"{self.weight_decay}, {self.warmup_steps}"
+            )
+
+    @property
+    def loss_weights(self) -> tuple[float, float]:
+        """(clip_weight, inmodal_weight) in force."""
+        cw, iw = _WEIGHTS[self.recipe]
+        return (
+            cw if self.clip_weight is None else self.clip_weight,
+            iw if self.inmodal_weight is None else self.inmodal_weight,
+        )
+
+    @property
+    def augments(self) -> bool:
+        """Whether batches carry augmented copies (the in-modal term is on)."""
+        return self.recipe != "supervised" and self.loss_weights[1] > 0
+
+    def resumable_fields(self) -> dict[str, Any]:
+        """Fields that must match for a checkpoint to be resumed."""
+        d = asdict(self)
+        d.pop("num_workers")
+        d.pop("device")
+        d["betas"] = list(d["betas"])
+        return d
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced."""
+
+    out_dir: Path
+    """The run folder."""
+    checkpoint: Path | None
+    """``checkpoint.pt`` (load with :func:`~geomm.contrastive.load_model`); None if not written."""
+    history: tuple[dict[str, float], ...]
+    """Per-epoch means of the loss terms, the last lr and the logit scale."""
+    finished: bool
+    """False when ``stop_after_epochs`` stopped it early (resume later)."""
+    seconds: float = 0.0
+    """Wall time of this call."""
+    config: TrainConfig = field(default_factory=TrainConfig)
+    """The configuration."""
+
+
+class _Pairs(Dataset):
+    def __init__(
+        self,
+        store: ImageStore,
+        tokens: torch.Tensor,
+        preprocess: Callable[[Any], torch.Tensor],
+        *,
+        aug_tokens: torch.Tensor | None,
+        labels: list[int] | None,
+    ):
+        self.store = store
+        self.tokens = tokens
+        self.preprocess = preprocess
+        self.aug_tokens = aug_tokens
+        self.labels = labels
+        self.autoaugment = None
+        if aug_tokens is not None:
+            from torchvision.transforms import AutoAugment, AutoAugmentPolicy
+
+            self.autoaugment = AutoAugment(AutoAugmentPolicy.IMAGENET)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        image = self.store[i]
+        item: dict[str, Any] = {"image": self.preprocess(image), "tokens": self.tokens[i]}
+        if self.autoaugment is not None and self.aug_tokens is not None:
+            item["image_aug"] = self.preprocess(self.autoaugment(image))
+            item["tokens_aug"] = self.aug_tokens[i]
+        if self.labels is not None:
+            item["label"] = self.labels[i]
+        return item
+
+
+@torch.no_grad()
+def class_vectors(
+    model: ImageTextModel, classes: Sequence[str], templates: Sequence[str], *, batch: int = 256
+) -> torch.Tensor:
+    """Zero-shot class vectors: each class's caption embeddings averaged over templates.
+
+    Returns:
+        (K, D) unit vectors, one per class, in ``classes`` order.
+    """
+    templates = check_templates(templates)
+    was_training = model.training
+    model.eval()
+    device = model.logit_scale.device
+    texts = [t.format(c) for c in classes for t in templates]
+    embs = []
+    for i in range(0, len(texts), batch):
+        embs.append(model.encode_text(model.tokenize(texts[i : i + batch]).to(device)).float())
+    emb = torch.cat(embs).view(len(classes), len(templates), -1).mean(dim=1)
+    model.train(was_training)
+    return F.normalize(emb, dim=-1)
+
+
+def _as_table(data: CaptionTable | str | os.PathLike[str]) -> CaptionTable:
+    return data if isinstance(data, CaptionTable) else read_caption_csv(data)
+
+
+def train(
+    model: ImageTextModel,
+    data: CaptionTable | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    classes: Sequence[str] | None = None,
+    templates: Sequence[str] | None = None,
+    label_key: str = "label",
+    synonyms: SynonymSource | None = None,
+    stop_after_epochs: int | None = None,
+    write_checkpoints: bool = True,
+    progress: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place with a recipe; write ``checkpoint.pt`` and ``train.json``.
+
+    Args:
+        model: the dual encoder (its current weights are the starting point).
+        data: an image-caption CSV or a table read with :func:`read_caption_csv`.
+        out_dir: run folder (created).
+        config: recipe and optimisation.
+        resume: continue from ``out_dir/checkpoint.pt`` (same config required).
+        overwrite: start afresh even if ``out_dir`` holds a checkpoint.
+        classes: supervised recipe: class names; labels come from ``label_key``.
+        templates: supervised recipe: caption templates of the class vectors.
+        label_key: supervised recipe: the CSV's label column.
+        synonyms: EDA's synonym source (default: the bundled WordNet table).
+        stop_after_epochs: stop (resumably) after this many epochs in this call.
+        write_checkpoints: False writes no ``checkpoint.pt`` (a smoke test of a large
+            model, where weights plus optimizer state are gigabytes); the run then
+            cannot resume and :attr:`TrainResult.checkpoint` is None.
+        progress: called with each epoch's log row.
+
+    Raises:
+        CheckpointError: a checkpoint exists and neither resume nor overwrite
+            was asked, or resume was asked with a different config.
+        ContrastiveConfigError: the supervised recipe without classes/templates/labels.
+    """
+    t0 = time.perf_counter()
+    table = _as_table(data)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    device = torch.device(config.device)
+    model.to(device)
+
+    labels = None
+    if config.recipe == "supervised":
+        if not classes or not templates:
+            raise ContrastiveConfigError(
+                "the supervised recipe needs class names and caption templates "
+                "(--classes, --templates) and a label column in the CSV"
+            )
+        labels = resolve_labels(table.column(label_key), classes, what="training label(s)")
+
+    tokens = model.tokenize(table.captions)
+    aug_tokens = None
+    if config.augments:
+        aug_tokens = model.tokenize(eda_many(table.captions, seed=config.seed, synonyms=synonyms))
+    dataset = _Pairs(
+        ImageStore(table.image_paths),
+        tokens,
+        model.preprocess,
+        aug_tokens=aug_tokens,
+        labels=labels,
+    )
+    n = len(dataset)
+    per_epoch = n // config.batch_size if n >= config.batch_size else 1
+    total_steps = per_epoch * config.epochs
+    clip_w, inmodal_w = config.loss_weights
+
+    only = None
+    if config.recipe == "supervised":
+        only = [name for name, _ in model.image_tower_parameters()]
+    optimizer = make_optimizer(
+        model,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        betas=config.betas,
+        eps=config.eps,
+        only=only,
+    )
+
+    history: list[dict[str, float]] = []
+    start_epoch, step = 0, 0
+    rng_state = None
+    if ckpt_path.exists() and overwrite:
+        ckpt_path.unlink()  # a fresh run never leaves a stale checkpoint behind
+    if ckpt_path.exists():
+        if not resume:
+            raise CheckpointError(
+                f"{out} already holds a run (checkpoint.pt); pass resume=True (--resume) to "
+                "continue it, or overwrite=True / a new output folder to start afresh"
+            )
+        ckpt = load_checkpoint(ckpt_path)
+        state = ckpt.get("train")
+        if state is None or state["config"] != config.resumable_fields():
+            raise CheckpointError(
+                f"the run in {out} was made with a different configuration "
+                f"({None if state is None else state['config']}); resume it with the same "
+                "options or use a new output folder"
+            )
+        if ckpt["spec"] != model.spec():
+            raise CheckpointError(f"the run in {out} trained another architecture")
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step = int(state["epoch"]), int(state["step"])
+        history = list(state["history"])
+        rng_state = state["rng"]
+        log.info("resuming %s at epoch %d (step %d)", out, start_epoch, step)
+
+    text_targets = None
+    if config.recipe == "supervised" and classes and templates:
+        text_targets = class_vectors(model, classes, templates).to(device)
+
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
+    epochs_done = 0
+    with torch.random.fork_rng(devices=[]):  # the caller's global RNG is left as it was
+        if rng_state is not None:
+            torch.set_rng_state(rng_state)
+        else:
+            torch.manual_seed(config.seed)
+        for epoch in range(start_epoch, config.epochs):
+            if stop_after_epochs is not None and epochs_done >= stop_after_epochs:
+                break
+            te = time.perf_counter()
+            order = torch.randperm(
+                n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+            )
+            loader = DataLoader(
+                dataset,
+                batch_size=min(config.batch_size, n),
+                sampler=order.tolist(),
+                num_workers=config.num_workers,
+                drop_last=n >= config.batch_size,
+            )
+            model.train()
+            sums: dict[str, float] = {}
+            for batch in loader:
+                lr = cosine_lr(
+                    step,
+                    base_lr=config.lr,
+                    warmup_steps=config.warmup_steps,
+                    total_steps=total_steps,
+                )
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                with autocast:
+                    terms = _step_loss(model, batch, device, clip_w, inmodal_w, text_targets)
+                optimizer.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                optimizer.step()
+                clamp_logit_scale(model.logit_scale)
+                step += 1
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+            steps_here = max(1, len(loader))
+            row = {k: v / steps_here for k, v in sums.items()}
+            row.update(
+                epoch=epoch + 1,
+                step=step,
+                lr=lr,
+                logit_scale=float(model.logit_scale.detach().exp()),
+                seconds=time.perf_counter() - te,
+            )
+            history.append(row)
+            epochs_done += 1
+            if write_checkpoints:
+                save_checkpoint(
+                    ckpt_path,
+                    model,
+                    train={
+                        "config": config.resumable_fields(),
+                        "epoch": epoch + 1,
+                        "step": step,
+                        "optimizer": optimizer.state_dict(),
+                        "rng": torch.get_rng_state(),
+                        "history": history,
+                    },
+                    data={"csv": str(table.csv_path), "rows": n},
+                )
+            if progress is not None:
+                progress(row)
+    finished = bool(history) and int(history[-1]["epoch"]) >= config.epochs
+    if not history:
+        raise ContrastiveConfigError(f"nothing was trained in {out} (stop_after_epochs=0?)")
+    seconds = time.perf_counter() - t0
+    (out / "train.json").write_text(
+        json.dumps(
+            {
+                "config": asdict(config),
+                "data": str(table.csv_path),
+                "finished": finished,
+                "history": history,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    model.eval()
+    checkpoint = ckpt_path if write_checkpoints else None
+    return TrainResult(out, checkpoint, tuple(history), finished, seconds, config)
+
+
+def _step_loss(
+    model: ImageTextModel,
+    batch: dict[str, Any],
+    device: torch.device,
+    clip_w: float,
+    inmodal_w: float,
+    text_targets: torch.Tensor | None,
+) -> dict[str, torch.Tensor]:
+    images = batch["image"].to(device, non_blocking=True)
+    scale = model.logit_scale.exp()
+    if text_targets is not None:  # supervised: image tower vs fixed class vectors
+        logits = scale.detach() * model.encode_image(images).float() @ text_targets.t()
+        loss = F.cross_entropy(logits, batch["label"].to(device))
+        return {"loss": loss, "ce": loss.detach()}
+    tokens = batch["tokens"].to(device, non_blocking=True)
+    if "image_aug" in batch:
+        n = images.shape[0]
+        img = model.encode_image(torch.cat([images, batch["image_aug"].to(device)])).float()
+        txt = model.encode_text(torch.cat([tokens, batch["tokens_aug"].to(device)])).float()
+        terms = contrastive_loss(
+            img[:n],
+            txt[:n],
+            scale,
+            a_aug=img[n:],
+            b_aug=txt[n:],
+            clip_weight=clip_w,
+            inmodal_weight=inmodal_w,
+        )
+    else:
+        img = model.encode_image(images).float()
+        txt = model.encode_text(tokens).float()
+        terms = contrastive_loss(img, txt, scale, clip_weight=clip_w)
+    out = {"loss": terms.total, "crossmodal": terms.crossmodal.detach()}
+    if terms.inmodal is not None:
+        out["inmodal"] = terms.inmodal.detach()
+    if not math.isfinite(float(terms.total.detach())):
+        raise ContrastiveConfigError(
+            "the loss became non-finite; lower the learning rate or turn off bf16"
+        )
+    return out

@@ -1,0 +1,179 @@
+"""Poison an image-caption CSV: a new CSV and triggered images, inputs untouched.
+
+Follows the reference's ``backdoor/create_backdoor_data.py``: ``count`` rows
+drawn at random (seeded) are replaced by their poisoned versions (trigger on
+the image, caption = a random template filled with the target label), so
+the poisoned set has the size of the clean one. In label-consistent mode the
+rows are drawn among those already naming the target and keep their
+captions. Unlike the reference, everything is written under ``out_dir``
+(never next to the input), clean rows point at the original images by
+relative path, and an ``is_backdoor`` column marks the poisons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from geomm.contrastive._data import read_caption_csv
+from geomm.contrastive._errors import ContrastiveConfigError, UnknownLabelError
+from geomm.contrastive._templates import IMAGENET_TEMPLATES, check_templates
+from geomm.contrastive.backdoor._triggers import Trigger, apply_trigger
+
+__all__ = ["PoisonResult", "poison_csv"]
+
+
+@dataclass(frozen=True)
+class PoisonResult:
+    """What :func:`poison_csv` wrote."""
+
+    csv_path: Path
+    """The poisoned CSV (reference format plus ``is_backdoor``)."""
+    metadata_path: Path
+    """``poison.json``: source, its hash, trigger, target, seed, poisoned rows."""
+    rows: tuple[int, ...]
+    """Row numbers (0-based, of the input CSV) that were poisoned."""
+    total: int
+    """Rows in the poisoned CSV (the input's count)."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _relative(target: Path, start: Path) -> str:
+    try:
+        return Path(os.path.relpath(target, start)).as_posix()
+    except ValueError:  # different drives on Windows
+        return str(target)
+
+
+def _names_target(caption: str, target: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(target.lower())}(?!\w)", caption.lower()) is not None
+
+
+def poison_csv(
+    csv: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    target: str,
+    trigger: Trigger,
+    count: int,
+    seed: int = 0,
+    templates: Sequence[str] = IMAGENET_TEMPLATES,
+    classes: Sequence[str] | None = None,
+    label_key: str = "label",
+    label_consistent: bool = False,
+    image_key: str | None = None,
+    caption_key: str | None = None,
+    delimiter: str | None = None,
+    out_name: str = "poisoned.csv",
+) -> PoisonResult:
+    """Write a poisoned copy of an image-caption CSV under ``out_dir``.
+
+    Args:
+        csv: the clean CSV (reference or open_clip format).
+        out_dir: where the new CSV, the triggered images (``backdoor/``) and
+            ``poison.json`` go; it must not be the input CSV's folder.
+        target: the target label written into poisoned captions.
+        trigger: the trigger (see :func:`~geomm.contrastive.backdoor.make_trigger`).
+        count: number of rows to poison.
+        seed: seeds the choice of rows, templates and trigger randomness.
+        templates: caption templates with one ``{}``; one is drawn per poison.
+        classes: known class names; the target must be one. Default: the
+            values of the ``label_key`` column when the CSV has it, else no check.
+        label_key: column holding each row's class (optional).
+        label_consistent: poison only rows whose label (or caption) already
+            names the target, keeping their captions.
+        image_key: image column (default ``image`` or open_clip's ``filepath``).
+        caption_key: caption column (default ``caption`` or ``title``).
+        delimiter: field separator (default: sniffed).
+        out_name: file name of the poisoned CSV.
+
+    Raises:
+        UnknownLabelError: the target is not among the classes.
+        ContrastiveConfigError: bad count, templates or output folder.
+        CaptionCsvError, MissingImagesError: unreadable input.
+    """
+    table = read_caption_csv(csv, image_key=image_key, caption_key=caption_key, delimiter=delimiter)
+    templates = check_templates(templates)
+    out = Path(out_dir).expanduser().resolve()
+    if out == table.root:
+        raise ContrastiveConfigError(
+            f"out_dir {out} is the input CSV's folder; poisoning never writes next to its "
+            "inputs: choose another folder"
+        )
+    has_labels = label_key in table.frame.columns
+    labels = table.column(label_key) if has_labels else None
+    known = list(classes) if classes is not None else (sorted(set(labels)) if labels else None)
+    if known is not None and target not in known:
+        raise UnknownLabelError("target label", [target], known)
+    if label_consistent:
+        if labels is not None:
+            candidates = [i for i, lab in enumerate(labels) if lab == target]
+        else:
+            candidates = [i for i, c in enumerate(table.captions) if _names_target(c, target)]
+    else:
+        candidates = list(range(len(table)))
+    if not 0 < count <= len(candidates):
+        where = "rows naming the target" if label_consistent else "rows"
+        raise ContrastiveConfigError(
+            f"cannot poison {count} rows: the CSV has {len(candidates)} {where}; "
+            f"give a count between 1 and {len(candidates)}"
+        )
+    rng = random.Random(seed)
+    chosen = sorted(rng.sample(candidates, count))
+    generator = torch.Generator().manual_seed(seed)
+
+    images_dir = out / "backdoor"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    frame = table.frame.copy()
+    paths = table.image_paths
+    new_images = [_relative(p, out) for p in paths]
+    new_captions = table.captions
+    flags = list(table.is_backdoor)  # a re-poisoned set keeps its earlier marks
+    from PIL import Image
+
+    for i in chosen:
+        with Image.open(paths[i]) as im:
+            triggered = apply_trigger(trigger, im.convert("RGB"), generator)
+        name = f"{i:07d}_{paths[i].stem}.png"
+        triggered.save(images_dir / name)
+        new_images[i] = f"backdoor/{name}"
+        if not label_consistent:
+            new_captions[i] = templates[rng.randrange(len(templates))].format(target)
+        flags[i] = True
+    frame[table.image_key] = new_images
+    frame[table.caption_key] = new_captions
+    frame["is_backdoor"] = [int(f) for f in flags]
+    csv_out = out / out_name
+    if csv_out.resolve() == table.csv_path:
+        raise ContrastiveConfigError(f"refusing to overwrite the input CSV {csv_out}")
+    frame.to_csv(csv_out, sep=table.delimiter, index=False)
+    meta = {
+        "source_csv": str(table.csv_path),
+        "source_sha256": _sha256(table.csv_path),
+        "target": target,
+        "trigger": trigger.describe(),
+        "count": count,
+        "seed": seed,
+        "label_consistent": label_consistent,
+        "templates": list(templates),
+        "rows": chosen,
+        "total": len(table),
+    }
+    meta_path = out / "poison.json"
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return PoisonResult(csv_out, meta_path, tuple(chosen), len(table))
