@@ -42,6 +42,26 @@ class _State:
     verbose = False
 
 
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster."),
+]
+
+
+def _progress() -> Any:  # rich.progress.Progress
+    """The progress bars of long commands, on stderr (stdout stays for results)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
 def _mount_subcommands() -> None:
     # Command groups of other layers; their modules import torch only inside commands.
     from geomm.contrastive._cli import app as cleanclip_app
@@ -176,10 +196,7 @@ def cube_command(
     period: Annotated[
         str, typer.Option("--period", help="Composite period: 1M, 2W, 10D, 1Y...")
     ] = "1M",
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster."),
-    ] = None,
+    scheduler: SchedulerOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted store of this cube.")
     ] = False,
@@ -188,8 +205,6 @@ def cube_command(
     ] = False,
 ) -> None:
     """Pair S1 with S2, co-register them on one grid and write a Zarr cube."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from geomm.aoi import read_aoi
     from geomm.cube import CompositeSpec, CubeConfig, LoadOptions, PairingRule, make_cube
 
@@ -204,14 +219,7 @@ def cube_command(
         composite=CompositeSpec(composite_method, period) if composite_method else None,
     )
     wanted = [c.strip() for arg in collections or [] for c in arg.split(",") if c.strip()]
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    ) as bar:
+    with _progress() as bar:
         task = bar.add_task("writing chunks", total=None)
 
         def on_start(todo: int, done: int) -> None:
@@ -294,10 +302,7 @@ def embed_command(
     max_cloud: Annotated[
         float | None, typer.Option("--max-cloud", help="Drop S2 scenes cloudier than this %.")
     ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster."),
-    ] = None,
+    scheduler: SchedulerOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted run (cube and table).")
     ] = False,
@@ -306,8 +311,6 @@ def embed_command(
     ] = False,
 ) -> None:
     """Embed every chip of an AOI: search, cube, model, GeoParquet (one row per chip-time)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from geomm.aoi import read_aoi
     from geomm.embed import EmbedConfig, ModelSpec, make_embeddings
 
@@ -320,14 +323,7 @@ def embed_command(
         min_s1_coverage=min_s1,
         batch_size=batch_size,
     )
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    ) as bar:
+    with _progress() as bar:
         tasks: dict[str, Any] = {}
 
         def on_stage(stage: str, todo: int, done: int) -> None:
