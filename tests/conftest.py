@@ -34,6 +34,49 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     mp.undo()
 
 
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_network() -> Iterator[None]:
+    """Refuse every connection and name lookup that is not loopback, in this process.
+
+    Tests may name remote URLs (profiles, schema ids, a weights URL on
+    ``example.invalid``) but must never contact them; this turns a slip into
+    a failing test instead of a silent download. Processes the tests start
+    are kept offline by ``GEOMM_OFFLINE=1`` and by talking only to 127.0.0.1.
+    """
+    import socket
+
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def allowed(address: object) -> bool:
+        return not isinstance(address, tuple) or str(address[0]) in _LOOPBACK
+
+    def connect(self, address):  # noqa: ANN001, ANN202
+        if not allowed(address):
+            raise OSError(f"tests are offline: refused a connection to {address!r}")
+        return real_connect(self, address)
+
+    def connect_ex(self, address):  # noqa: ANN001, ANN202
+        if not allowed(address):
+            raise OSError(f"tests are offline: refused a connection to {address!r}")
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if host is not None and str(host) not in _LOOPBACK:
+            raise socket.gaierror(f"tests are offline: refused to resolve {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(socket.socket, "connect", connect)
+    mp.setattr(socket.socket, "connect_ex", connect_ex)
+    mp.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def sample_catalog(_private_cache: Path) -> Path:
     """Root catalog.json of the bundled sample catalog (synthetic part generated once)."""
