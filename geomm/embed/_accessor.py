@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,7 +82,10 @@ class GeommAccessor:
             min_s1_coverage=min_s1_coverage,
             batch_size=batch_size,
         )
-        if out is not None:
+        with contextlib.ExitStack() as stack:
+            if out is None:  # through a temporary file, read back whole before it goes
+                out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="geomm-embed-")))
+                out = out / "embeddings.parquet"
             report = embed_cube(
                 self._ds,
                 out,
@@ -92,17 +96,6 @@ class GeommAccessor:
                 overwrite=overwrite,
             )
             return read_table(report.path)
-        with tempfile.TemporaryDirectory(prefix="geomm-embed-") as tmp:
-            report = embed_cube(
-                self._ds,
-                Path(tmp) / "embeddings.parquet",
-                aoi=aoi,
-                config=config,
-                scheduler=scheduler,
-            )
-            table = read_table(report.path)
-            table = table.copy()  # detached from the temporary file
-        return table
 
     def quicklook(  # noqa: ANN201 - matplotlib Figure
         self, time: int | str | None = None, out: str | Path | None = None, dpi: int = 120

@@ -312,8 +312,12 @@ def _run_dask(source, todo, config, names, parts, progress, scheduler) -> tuple[
         window = max(4, 2 * workers)
         queue = list(todo)
         running = as_completed()
+        fingerprint = config.fingerprint()
+        block_of: dict[str, ChipBlock] = {}
 
         def submit(block: ChipBlock) -> None:
+            key = f"geomm-embed-{block.name}-{fingerprint}"
+            block_of[key] = block
             running.add(
                 client.submit(
                     embed_block,
@@ -322,7 +326,7 @@ def _run_dask(source, todo, config, names, parts, progress, scheduler) -> tuple[
                     config,
                     tuple(names),
                     parts,
-                    key=f"geomm-embed-{block.name}-{config.fingerprint()}",
+                    key=key,
                     retries=2,
                     pure=False,
                 )
@@ -330,12 +334,11 @@ def _run_dask(source, todo, config, names, parts, progress, scheduler) -> tuple[
 
         for _ in range(min(window, len(queue))):
             submit(queue.pop(0))
-        by_key = {f"geomm-embed-{b.name}-{config.fingerprint()}": b for b in todo}
         for future in running:
             stats = future.result()
             meta, computed = stats["model"], computed + stats["computed"]
             if progress:
-                progress(by_key[future.key])
+                progress(block_of[future.key])
             if queue:
                 submit(queue.pop(0))
     return meta, computed
