@@ -63,8 +63,13 @@ class Block:
 
     @property
     def name(self) -> str:
-        """Marker file name."""
-        return f"{self.row:05d}_{self.col:05d}"
+        """Marker file name: the block's pixel extent.
+
+        Extents, not block indices: a run resumed with other Dask chunks
+        (``task_chunks``) has other blocks, and only an identical one counts
+        as done.
+        """
+        return f"y{self.y.start:06d}-{self.y.stop:06d}_x{self.x.start:06d}-{self.x.stop:06d}"
 
 
 def cube_blocks(ds: xr.Dataset) -> list[Block]:
@@ -108,7 +113,7 @@ def write_cube(
     """
     path = Path(path)
     if not any(v.chunks for v in ds.data_vars.values()):  # loaded: chunk like a built cube
-        edge = int(ds.attrs.get("chip_size", ds.sizes["x"])) * int(ds.attrs.get("chunk_chips", 1))
+        edge = _chunk_edge(ds) or ds.sizes["x"]
         ds = ds.chunk({"time": 1, "y": edge, "x": edge})
     # Small per-time variables in memory: they are written once, with the skeleton.
     ds = ds.assign(
@@ -198,8 +203,9 @@ def progress_dir(path: str | Path) -> Path:
 def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
     skeleton = ds.copy()
     skeleton.attrs = {**ds.attrs, _STATUS: "incomplete", _FINGERPRINT: fingerprint}
+    edge = _chunk_edge(ds)
     encoding = {
-        name: {"chunks": _chunks(var), "compressors": _compressors()}
+        name: {"chunks": _chunks(var, edge), "compressors": _compressors()}
         for name, var in ds.data_vars.items()
         if var.chunks
     }
@@ -281,8 +287,27 @@ def _compressors() -> tuple:
     return (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
 
 
-def _chunks(var: xr.DataArray) -> tuple[int, ...]:
-    return tuple(max(c) for c in var.chunks)
+def _chunk_edge(ds: xr.Dataset) -> int | None:
+    """Zarr chunk edge in pixels from the cube's attributes (None: follow Dask)."""
+    if "chip_size" in ds.attrs and "chunk_chips" in ds.attrs:
+        return int(ds.attrs["chip_size"]) * int(ds.attrs["chunk_chips"])
+    return None
+
+
+def _chunks(var: xr.DataArray, edge: int | None) -> tuple[int, ...]:
+    """Zarr chunks of a pixel variable: ``edge`` in y and x, else its Dask chunks.
+
+    A built cube's Dask chunks span several Zarr chunks (``task_chunks``);
+    ``edge`` is used where every Dask chunk but the last is a whole number of
+    it, so no two region writes share a Zarr chunk.
+    """
+
+    def size(dim: str, dask_chunks: tuple[int, ...]) -> int:
+        if edge and dim in ("y", "x") and all(c % edge == 0 for c in dask_chunks[:-1]):
+            return min(edge, var.sizes[dim])
+        return max(dask_chunks)
+
+    return tuple(size(d, c) for d, c in zip(var.dims, var.chunks, strict=True))
 
 
 def _edges(sizes: tuple[int, ...]) -> list[tuple[int, int]]:

@@ -32,9 +32,8 @@ def built(sample_catalog):
     """A lazy 4 x 5 chip cube (2 times) from the sample catalog, in 2 x 2 chip chunks."""
     aoi = read_aoi(sample_aoi_path())
     found = search(sample_catalog, aoi=aoi, start="2024-06-01", end="2024-06-12")
-    return build_cube(
-        found.items, aoi=aoi, profile=found.source.profile, config=CubeConfig(chunk_chips=2)
-    )
+    config = CubeConfig(chunk_chips=2, task_chunks=1)  # Dask chunks = Zarr chunks
+    return build_cube(found.items, aoi=aoi, profile=found.source.profile, config=config)
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +175,26 @@ def test_lazy_and_loaded_cubes_give_the_same_blocks_and_values(built, store):
         np.testing.assert_array_equal(a.s2, b.s2)
         np.testing.assert_array_equal(a.s1, b.s1)
         np.testing.assert_array_equal(a.clear_fraction, b.clear_fraction)
+
+
+def test_blocks_of_a_lazy_cube_follow_its_dask_chunks(sample_catalog, store):
+    """task_chunks=2: Dask chunks (and so blocks) of 2 x 2 Zarr chunks, same chips and values."""
+    aoi = read_aoi(sample_aoi_path())
+    found = search(sample_catalog, aoi=aoi, start="2024-06-01", end="2024-06-12")
+    config = CubeConfig(chunk_chips=2, task_chunks=2)
+    lazy = build_cube(found.items, aoi=aoi, profile=found.source.profile, config=config)
+    stored = open_cube(store)
+    big, small = chip_blocks(lazy, cube_chips(lazy)), chip_blocks(stored, cube_chips(stored))
+    assert [(b.y, b.x) for b in big] == [
+        (slice(y, min(y + 480, 480)), slice(x, min(x + 480, 600))) for y in (0,) for x in (0, 480)
+    ]
+    assert sorted(c.chip_id for b in big for c in b.chips) == sorted(
+        c.chip_id for b in small for c in b.chips
+    )
+    for block in big:
+        got, want = read_block(lazy, block), read_block(stored, block)
+        np.testing.assert_array_equal(got.s2, want.s2)
+        np.testing.assert_array_equal(got.s1, want.s1)
 
 
 def test_read_block_from_store_opens_once_per_process(store):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -27,7 +28,10 @@ def small_cube(sample_catalog):
     aoi = read_aoi(sample_aoi_path())
     found = search(sample_catalog, aoi=aoi, start="2024-06-01", end="2024-06-12")
     return build_cube(
-        found.items, aoi=aoi, profile=found.source.profile, config=CubeConfig(chunk_chips=2)
+        found.items,
+        aoi=aoi,
+        profile=found.source.profile,
+        config=CubeConfig(chunk_chips=2, task_chunks=1),
     )
 
 
@@ -88,15 +92,23 @@ def test_incomplete_store_is_refused_by_open_and_by_plain_rerun(small_cube, tmp_
     )
 
 
-def _chunk_files(store: Path, row: int, col: int) -> dict[str, int]:
-    """mtime_ns of every chunk file of one block (all times) of the pixel variables."""
+def _chunk_files(store: Path, marker: str) -> dict[str, int]:
+    """mtime_ns of every chunk file (all times) of the pixel variables in a marked block.
+
+    A marker names the block's pixel extent, ``y<start>-<stop>_x<start>-<stop>``.
+    """
+    (y0, y1), (x0, x1) = (
+        (int(a), int(b)) for a, b in (part[1:].split("-") for part in marker.split("_"))
+    )
+    attrs = json.loads((store / "zarr.json").read_text())["attributes"]
+    edge = attrs["chip_size"] * attrs["chunk_chips"]
     out = {}
     for var in PIXEL_VARS:
         for f in (store / var / "c").glob("*/**/*"):
             if not f.is_file():
                 continue
-            idx = [int(p) for p in f.relative_to(store / var / "c").parts]
-            if idx[-2:] == [row, col]:
+            row, col = (int(p) for p in f.relative_to(store / var / "c").parts[-2:])
+            if y0 <= row * edge < y1 and x0 <= col * edge < x1:
                 out[str(f.relative_to(store))] = f.stat().st_mtime_ns
     return out
 
@@ -138,8 +150,7 @@ def test_sigkill_mid_write_then_resume_equals_an_uninterrupted_run(sample_catalo
         open_cube(store)
     before = {}
     for name in done:
-        row, col = (int(v) for v in name.split("_"))
-        before.update(_chunk_files(store, row, col))
+        before.update(_chunk_files(store, name))
     assert before
 
     resumed = subprocess.run(
@@ -149,8 +160,7 @@ def test_sigkill_mid_write_then_resume_equals_an_uninterrupted_run(sample_catalo
     assert f"{len(done)} already done" in resumed.stdout
     after = {}
     for name in done:
-        row, col = (int(v) for v in name.split("_"))
-        after.update(_chunk_files(store, row, col))
+        after.update(_chunk_files(store, name))
     assert after == before  # no chunk of a block marked complete was rewritten
 
     a = open_cube(store).load()
