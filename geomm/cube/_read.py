@@ -328,34 +328,35 @@ def _plan(
     """
     west, _, _, north = grid.bounds
     res = grid.resolution
-    xs = west + (np.arange(c0, c1) + 0.5) * res
-    ys = north - (np.arange(r0, r1) + 0.5) * res
     src = Affine(*transform)
-    same_crs = _same_crs(crs, grid.crs)
-    if same_crs and abs(src.b) < _TOL and abs(src.d) < _TOL:
+    if _same_crs(crs, grid.crs) and abs(src.b) < _TOL and abs(src.d) < _TOL:
         # pixel-centre coordinates: col = (x - c) / a - 0.5, row = (y - f) / e - 0.5
-        cols = (xs - src.c) / src.a - 0.5
-        rows = (ys - src.f) / src.e - 0.5
+        cols = (west + (np.arange(c0, c1) + 0.5) * res - src.c) / src.a - 0.5
+        rows = (north - (np.arange(r0, r1) + 0.5) * res - src.f) / src.e - 0.5
+        lo_row, hi_row, lo_col, hi_col = rows.min(), rows.max(), cols.min(), cols.max()
         layout = "separable"
     else:
-        sx, sy = _transform_block(
-            grid.crs, crs, west + c0 * res, north - r0 * res, res, r1 - r0, c1 - c0
+        coarse_rows, coarse_cols = _coarse_positions(
+            grid.crs, crs, transform, west + c0 * res, north - r0 * res, res, r1 - r0, c1 - c0
         )
-        inv = ~src
-        # float32 positions: exact to ~1e-3 px within a window, half the memory
-        cols = (inv.a * sx + inv.b * sy + inv.c - 0.5).astype(np.float32)
-        rows = (inv.d * sx + inv.e * sy + inv.f - 0.5).astype(np.float32)
+        # Bilinear interpolation stays within the coarse values: their range is the window's.
+        lo_row, hi_row = np.nanmin(coarse_rows), np.nanmax(coarse_rows)
+        lo_col, hi_col = np.nanmin(coarse_cols), np.nanmax(coarse_cols)
         layout = "general"
-    row_lo = max(int(math.floor(np.nanmin(rows))), 0)
-    row_hi = min(int(math.floor(np.nanmax(rows))) + 2, shape[0])
-    col_lo = max(int(math.floor(np.nanmin(cols))), 0)
-    col_hi = min(int(math.floor(np.nanmax(cols))) + 2, shape[1])
+    row_lo = max(int(math.floor(lo_row)), 0)
+    row_hi = min(int(math.floor(hi_row)) + 2, shape[0])
+    col_lo = max(int(math.floor(lo_col)), 0)
+    col_hi = min(int(math.floor(hi_col)) + 2, shape[1])
     if row_hi <= row_lo or col_hi <= col_lo:
         return None
     window = Window(col_lo, row_lo, col_hi - col_lo, row_hi - row_lo)
-    rows, cols = rows - row_lo, cols - col_lo
-    if layout == "separable" and _unit_steps(rows) and _unit_steps(cols):
-        layout = "copy"  # the block is a window of the source grid: no resampling
+    if layout == "general":
+        rows = _densify(coarse_rows - row_lo, r1 - r0, c1 - c0)
+        cols = _densify(coarse_cols - col_lo, r1 - r0, c1 - c0)
+    else:
+        rows, cols = rows - row_lo, cols - col_lo
+        if _unit_steps(rows) and _unit_steps(cols):
+            layout = "copy"  # the block is a window of the source grid: no resampling
     return window, rows, cols, layout
 
 
@@ -374,39 +375,55 @@ def _same_crs(a: str, b: str) -> bool:
 
 
 _COARSE = 16
-"""Exact CRS transforms every 16 px, linear in between: UTM-to-UTM maps are
+"""Exact CRS transforms every 16 px, bilinear in between: UTM-to-UTM maps are
 smooth enough that this is exact to far below a millimetre, and 256x cheaper."""
 
 
-@functools.lru_cache(maxsize=4)
-def _transform_block(
-    dst_crs: str, src_crs: str, x0: float, y0: float, res: float, height: int, width: int
+@functools.lru_cache(maxsize=64)
+def _coarse_positions(
+    dst_crs: str,
+    src_crs: str,
+    transform: tuple[float, ...],
+    x0: float,
+    y0: float,
+    res: float,
+    height: int,
+    width: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Source-CRS coordinates of a block's pixel centres.
+    """Source pixel positions (rows, cols), float64, at the block's :func:`_knots`."""
+    ri, ci = _knots(height), _knots(width)
+    gx, gy = np.meshgrid(x0 + (ci + 0.5) * res, y0 - (ri + 0.5) * res)
+    sx, sy = (
+        np.asarray(v, dtype=np.float64) for v in _transformer(dst_crs, src_crs).transform(gx, gy)
+    )
+    inv = ~Affine(*transform)
+    cols = inv.a * sx + inv.b * sy + inv.c - 0.5
+    rows = inv.d * sx + inv.e * sy + inv.f - 0.5
+    return rows, cols
 
-    Cached: shared by every source grid in that CRS (10, 20 and 60 m bands)
-    and by every date.
+
+def _knots(n: int) -> np.ndarray:
+    """Every 16th of n pixels, and the last."""
+    return np.unique(np.r_[np.arange(0, n, _COARSE), n - 1])
+
+
+def _densify(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Bilinear interpolation of values at the knots of (h, w) to all of it, float32.
+
+    Separable, so it is two small matrix products ``Wr @ coarse @ Wc.T``
+    with the interpolation weights: a few milliseconds for a 960 px block.
+    Positions relative to the window stay below a few thousand pixels, where
+    float32 resolves ~1e-4 px.
     """
-    xs = x0 + (np.arange(width) + 0.5) * res
-    ys = y0 - (np.arange(height) + 0.5) * res
-    to_src = _transformer(dst_crs, src_crs)
-    ci = np.unique(np.r_[np.arange(0, width, _COARSE), width - 1])
-    ri = np.unique(np.r_[np.arange(0, height, _COARSE), height - 1])
-    gx, gy = np.meshgrid(xs[ci], ys[ri])
-    cx, cy = (np.asarray(v, dtype=np.float64) for v in to_src.transform(gx, gy))
-    return _fill(cx, ri, ci, height, width), _fill(cy, ri, ci, height, width)
+    return (_linear_weights(h) @ coarse.astype(np.float32)) @ _linear_weights(w).T
 
 
-def _fill(coarse: np.ndarray, ri: np.ndarray, ci: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Separable linear interpolation of a coarse grid (rows ri, cols ci) to (h, w)."""
-    rows = np.empty((h, coarse.shape[1]))
-    for j in range(coarse.shape[1]):
-        rows[:, j] = np.interp(np.arange(h), ri, coarse[:, j])
-    out = np.empty((h, w))
-    cols = np.arange(w)
-    for i in range(h):
-        out[i] = np.interp(cols, ci, rows[i])
-    return out
+@functools.lru_cache(maxsize=16)
+def _linear_weights(n: int) -> np.ndarray:
+    """(n, knots) float32 matrix: linear interpolation from :func:`_knots` to 0..n-1."""
+    knots = _knots(n)
+    eye = np.eye(len(knots), dtype=np.float64)
+    return np.stack([np.interp(np.arange(n), knots, e) for e in eye], axis=1).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=32)
