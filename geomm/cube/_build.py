@@ -26,7 +26,7 @@ from geomm.cube._composite import CompositeSpec, composite
 from geomm.cube._grid import CubeGrid, cube_grid
 from geomm.cube._load import LoadOptions, load_s1, load_s2
 from geomm.cube._pairing import Pair, PairingRule, pair_items
-from geomm.cube._read import item_source, s1_array, s2_array
+from geomm.cube._read import item_source, mosaic_order, s1_array, s2_array
 from geomm.errors import EmptyResultError
 from geomm.stac import S1_BANDS, S2_BANDS, Profile
 
@@ -154,14 +154,18 @@ def build_cube(
 
 def _geomm_planes(pairs, verdict, grid, profile, options, task_chunks):  # noqa: ANN001, ANN202
     """(s2, s1, clear) Dask arrays through geomm's reader (:mod:`geomm.cube._read`)."""
-    s2_plans = [[item_source(i, verdict[i.id]) for i in p.s2.items] for p in pairs]
+
+    def plan(items) -> list:  # noqa: ANN001
+        return mosaic_order([item_source(i, verdict[i.id]) for i in items], grid.crs)
+
+    s2_plans = [plan(p.s2.items) for p in pairs]
     raw = s2_array(s2_plans, grid, profile, options.snow_is_clear, task_chunks)
     passes: dict[str, int] = {}
     s1_plans = []
     for p in pairs:
         if p.s1 is not None and p.s1.key not in passes:
             passes[p.s1.key] = len(s1_plans)
-            s1_plans.append([item_source(i, verdict[i.id]) for i in p.s1.items])
+            s1_plans.append(plan(p.s1.items))
     s1_plans.append([])  # an empty pass (all NaN) for unpaired S2 dates
     per_pass = s1_array(s1_plans, grid, profile, task_chunks)
     index = [passes[p.s1.key] if p.s1 is not None else len(s1_plans) - 1 for p in pairs]

@@ -53,6 +53,7 @@ __all__ = [
     "BandSource",
     "ItemSource",
     "item_source",
+    "mosaic_order",
     "read_s1_block",
     "read_s2_block",
     "s1_array",
@@ -120,6 +121,18 @@ def item_source(item: pystac.Item, verdict: ItemBands) -> ItemSource:
         units=verdict.units,
         has_scl="SCL" in names,
     )
+
+
+def mosaic_order(sources: Sequence[ItemSource], crs: str) -> list[ItemSource]:
+    """The items of one acquisition in the order they fill a block.
+
+    Items already in the cube's CRS come first (their pixels are window
+    copies or axis-aligned resamplings: no warp blur, and cheapest), then
+    those from another zone; by id within each. The first valid pixel wins,
+    and a block that is full stops reading, so a block inside a native-zone
+    tile never reads its neighbouring-zone twin.
+    """
+    return sorted(sources, key=lambda s: not all(_same_crs(b.crs, crs) for b in s.bands))
 
 
 def read_s2_block(

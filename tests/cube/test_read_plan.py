@@ -1,0 +1,91 @@
+"""The reader's sampling plans, mosaic order and GDAL settings, against independent truths."""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from pyproj import Transformer
+
+from geomm.cube._grid import CubeGrid
+from geomm.cube._read import BandSource, ItemSource, _plan, _read_chunks, mosaic_order
+
+# A cube in UTM 33 just east of 12 E, and a 20 m S2-like grid in UTM 32 over it.
+GRID = CubeGrid(
+    crs="EPSG:32633",
+    resolution=10.0,
+    chip_size=120,
+    chunk_chips=8,
+    col0=224,
+    row0=4441,
+    ncols=14,
+    nrows=14,
+)
+UTM32_20M = (20.0, 0.0, 699960.0, 0.0, -20.0, 5400000.0)
+
+
+@pytest.mark.parametrize("block", [(0, 960, 0, 960), (960, 1680, 960, 1680), (0, 7, 5, 301)])
+def test_cross_zone_positions_equal_the_exact_transform(block):
+    """Positions from the 16 px coarse grid equal pyproj at every pixel within 1e-3 px."""
+    r0, r1, c0, c1 = block
+    window, rows, cols, layout = _plan("EPSG:32632", UTM32_20M, (5490, 5490), GRID, *block)
+    assert layout == "general" and rows.shape == cols.shape == (r1 - r0, c1 - c0)
+    west, _, _, north = GRID.bounds
+    x, y = np.meshgrid(
+        west + (np.arange(c0, c1) + 0.5) * 10, north - (np.arange(r0, r1) + 0.5) * 10
+    )
+    sx, sy = Transformer.from_crs("EPSG:32633", "EPSG:32632", always_xy=True).transform(x, y)
+    inv = ~Affine(*UTM32_20M)
+    exact_cols = inv.a * sx + inv.b * sy + inv.c - 0.5 - window.col_off
+    exact_rows = inv.d * sx + inv.e * sy + inv.f - 0.5 - window.row_off
+    np.testing.assert_allclose(cols, exact_cols, atol=1e-3, rtol=0)
+    np.testing.assert_allclose(rows, exact_rows, atol=1e-3, rtol=0)
+    # the window holds every sample and its bilinear neighbours
+    assert rows.min() >= 0 and cols.min() >= 0
+    assert rows.max() + 1 <= window.height and cols.max() + 1 <= window.width
+
+
+def _item(item_id: str, crs: str) -> ItemSource:
+    band = BandSource("x.tif", crs, UTM32_20M, (5490, 5490), 0, item_id, "B04")
+    return ItemSource(item_id, (band,))
+
+
+def test_mosaic_order_puts_items_in_the_cube_crs_first_then_ids():
+    items = [
+        _item("T32UQU-a", "EPSG:32632"),
+        _item("T33UUP", "EPSG:32633"),
+        _item("T32UQU-b", "EPSG:32632"),
+        _item("T33UTP", "EPSG:32633"),
+    ]
+    ordered = mosaic_order(items, "EPSG:32633")
+    assert [i.item_id for i in ordered] == ["T33UUP", "T33UTP", "T32UQU-a", "T32UQU-b"]
+    # stable: within each group the incoming (id) order is kept
+    assert [i.item_id for i in mosaic_order(items, "EPSG:32632")][:2] == ["T32UQU-a", "T32UQU-b"]
+
+
+def _gdal_cache_max() -> int:
+    libs = glob.glob(str(Path(rasterio.__file__).parent.parent / "rasterio.libs" / "libgdal*"))
+    if not libs:
+        pytest.skip("rasterio's bundled libgdal not found (not a wheel install)")
+    lib = ctypes.CDLL(libs[0])
+    lib.GDALGetCacheMax64.restype = ctypes.c_int64
+    return lib.GDALGetCacheMax64()
+
+
+def test_reading_tasks_give_gdal_a_tile_cache_of_256_mb():
+    """rasterio reads GDAL_CACHEMAX as bytes: 256 would be a 256-byte cache (no caching)."""
+    seen = []
+
+    def probe(rows: slice, cols: slice) -> np.ndarray:
+        seen.append(_gdal_cache_max())
+        return np.zeros((1, rows.stop - rows.start, cols.stop - cols.start), np.uint8)
+
+    out = _read_chunks(probe, (), {}, 4, slice(0, 8), slice(0, 6), (1, "|u1"))
+    assert out.shape == (1, 1, 8, 6)
+    assert len(seen) == 4  # chunk by chunk: 2 x 2 chunks of 4 px
+    assert seen == [256 * 2**20] * 4
