@@ -142,17 +142,23 @@ def read_s2_block(
     cols: slice,
     profile: Profile,
     snow_is_clear: bool,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One S2 acquisition over a block: (13, h, w) uint16 = 12 bands harmonized + clear."""
+    """One S2 acquisition over a block: (13, h, w) uint16 = 12 bands harmonized + clear.
+
+    Written into ``out`` when given (a view of a task's array), else a new one.
+    """
     h, w = rows.stop - rows.start, cols.stop - cols.start
     nb = len(S2_BANDS)
-    out = np.zeros((nb + 1, h, w), dtype=np.uint16)  # 12 bands, then clear
+    if out is None:
+        out = np.empty((nb + 1, h, w), dtype=np.uint16)  # 12 bands, then clear
     refl = out[:nb]
+    refl.fill(0)
     scl = np.zeros((h, w), dtype=np.uint8)
     have_scl = False
     first = True
     for src in sources:
-        if not first and not (refl == 0).any():
+        if not first and refl.min() > 0:  # full: later items cannot add anything
             break
         sampled = _sample_bands(
             src.bands[:nb], grid, rows, cols, profile, "bilinear", dtype=np.uint16
@@ -171,7 +177,7 @@ def read_s2_block(
             if values is not None:
                 np.copyto(scl, values.astype(np.uint8), where=(scl == 0) & good)
         first = False
-    clear = (refl != 0).all(axis=0)
+    clear = np.minimum.reduce(refl, axis=0) != 0  # every band valid
     if have_scl:
         clear &= clear_from_scl(scl, snow_is_clear=snow_is_clear)
     out[nb] = clear
@@ -179,15 +185,23 @@ def read_s2_block(
 
 
 def read_s1_block(
-    sources: Sequence[ItemSource], grid: CubeGrid, rows: slice, cols: slice, profile: Profile
+    sources: Sequence[ItemSource],
+    grid: CubeGrid,
+    rows: slice,
+    cols: slice,
+    profile: Profile,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """One S1 pass over a block: (2, h, w) float32 dB, NaN where no data.
 
     Linear power is resampled as is; dB sources are resampled in linear
     power too (converted before, back after), so averages stay physical.
+    Written into ``out`` when given, else a new array.
     """
     h, w = rows.stop - rows.start, cols.stop - cols.start
-    out = np.full((len(S1_BANDS), h, w), np.nan, dtype=np.float32)
+    if out is None:
+        out = np.empty((len(S1_BANDS), h, w), dtype=np.float32)
+    out.fill(np.nan)
     for src in sources:
         if not np.isnan(out).any():
             break
@@ -580,11 +594,12 @@ def _read_chunks(
     with Env(GDAL_CACHEMAX=_GDAL_CACHE_MB * 2**20):
         for y0, y1 in _chunk_edges(rows.stop - rows.start, step):
             for x0, x1 in _chunk_edges(cols.stop - cols.start, step):
-                out[0, :, y0:y1, x0:x1] = func(
+                func(
                     *args,
                     slice(rows.start + y0, rows.start + y1),
                     slice(cols.start + x0, cols.start + x1),
                     **kwargs,
+                    out=out[0, :, y0:y1, x0:x1],
                 )
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from geomm.cube._radiometry import clear_from_scl, harmonize_s2, s1_to_db
 
@@ -15,6 +16,18 @@ def test_harmonize_removes_the_offset_once_and_keeps_nodata():
     assert harmonize_s2(dn, 1000).dtype == np.uint16
 
 
+@pytest.mark.parametrize("shape", [(7,), (64, 96), (3, 20, 30)])
+@pytest.mark.parametrize("offset", [1, 1000, 65534])
+def test_harmonize_equals_the_integer_formula_on_any_array(shape, offset):
+    rng = np.random.default_rng(offset)
+    dn = rng.integers(0, 65536, shape).astype(np.uint16)
+    dn.flat[::7] = 0
+    expected = np.where(dn == 0, 0, np.maximum(dn.astype(np.int64) - offset, 1))
+    np.testing.assert_array_equal(harmonize_s2(dn, offset), expected)
+    strided = dn[..., ::2]  # not contiguous
+    np.testing.assert_array_equal(harmonize_s2(strided, offset), expected[..., ::2])
+
+
 def test_s1_to_db_never_gives_minus_infinity():
     power = np.array([1.0, 0.1, 0.0, -5.0, np.nan, -32768.0, 100.0], dtype=np.float32)
     db = s1_to_db(power, nodata=-32768.0)
@@ -23,8 +36,9 @@ def test_s1_to_db_never_gives_minus_infinity():
     assert not np.isinf(db).any()
 
 
-def test_clear_from_scl():
-    scl = np.arange(12, dtype=np.uint8)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16])
+def test_clear_from_scl(dtype):
+    scl = np.arange(12, dtype=dtype)
     clear = clear_from_scl(scl)
     assert np.flatnonzero(clear).tolist() == [2, 4, 5, 6, 7]
     assert np.flatnonzero(clear_from_scl(scl, snow_is_clear=True)).tolist() == [2, 4, 5, 6, 7, 11]

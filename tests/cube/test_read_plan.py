@@ -81,11 +81,13 @@ def test_reading_tasks_give_gdal_a_tile_cache_of_256_mb():
     """rasterio reads GDAL_CACHEMAX as bytes: 256 would be a 256-byte cache (no caching)."""
     seen = []
 
-    def probe(rows: slice, cols: slice) -> np.ndarray:
+    def probe(rows: slice, cols: slice, out: np.ndarray) -> np.ndarray:
         seen.append(_gdal_cache_max())
-        return np.zeros((1, rows.stop - rows.start, cols.stop - cols.start), np.uint8)
+        out[:] = rows.start + cols.start
+        return out
 
     out = _read_chunks(probe, (), {}, 4, slice(0, 8), slice(0, 6), (1, "|u1"))
     assert out.shape == (1, 1, 8, 6)
-    assert len(seen) == 4  # chunk by chunk: 2 x 2 chunks of 4 px
+    assert len(seen) == 4  # chunk by chunk: 2 x 2 chunks of 4 px, each in its place
+    np.testing.assert_array_equal(out[0, 0, ::4, ::4], [[0, 4], [4, 8]])
     assert seen == [256 * 2**20] * 4
