@@ -437,20 +437,30 @@ def _knots(n: int) -> np.ndarray:
 def _densify(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
     """Bilinear interpolation of values at the knots of (h, w) to all of it, float32.
 
-    Separable, so it is two small matrix products ``Wr @ coarse @ Wc.T``
-    with the interpolation weights: a few milliseconds for a 960 px block.
-    Positions relative to the window stay below a few thousand pixels, where
-    float32 resolves ~1e-4 px.
+    Separable: along rows on the small coarse grid, then along columns at
+    full size (two gathers and a blend). No matrix product: BLAS would start
+    threads that keep spinning after the call and compete with the reading
+    threads for the cores. Positions relative to the window stay below a
+    few thousand pixels, where float32 resolves ~1e-4 px.
     """
-    return (_linear_weights(h) @ coarse.astype(np.float32)) @ _linear_weights(w).T
+    r0, r1, t = _lerp(h)
+    tall = (coarse[r0] * (1 - t)[:, None] + coarse[r1] * t[:, None]).astype(np.float32)
+    c0, c1, u = _lerp(w)
+    u = u.astype(np.float32)
+    out = tall[:, c0] * (1 - u)
+    out += tall[:, c1] * u
+    return out
 
 
 @functools.lru_cache(maxsize=16)
-def _linear_weights(n: int) -> np.ndarray:
-    """(n, knots) float32 matrix: linear interpolation from :func:`_knots` to 0..n-1."""
+def _lerp(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For pixels 0..n-1: the knots around each (indices) and the fraction between them."""
     knots = _knots(n)
-    eye = np.eye(len(knots), dtype=np.float64)
-    return np.stack([np.interp(np.arange(n), knots, e) for e in eye], axis=1).astype(np.float32)
+    pos = np.arange(n)
+    lo = np.clip(np.searchsorted(knots, pos, side="right") - 1, 0, max(len(knots) - 2, 0))
+    hi = np.minimum(lo + 1, len(knots) - 1)
+    span = np.maximum(knots[hi] - knots[lo], 1)
+    return lo, hi, (pos - knots[lo]) / span
 
 
 @functools.lru_cache(maxsize=32)
