@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import sys
 from collections.abc import Callable
@@ -148,19 +149,10 @@ def write_cube(
     # Blocks are written a few at a time in one Dask computation, so the
     # threads (or cluster workers) stay busy across block boundaries; each
     # batch is marked done only once all its writes have returned.
+    targets = _direct_targets(pixels, path)
     for start in range(0, len(todo), blocks_per_batch):
         batch = todo[start : start + blocks_per_batch]
-        writes = [
-            pixels.isel(y=block.y, x=block.x).to_zarr(
-                path,
-                region={"time": slice(None), "y": block.y, "x": block.x},
-                zarr_format=3,
-                consolidated=False,
-                write_empty_chunks=True,
-                compute=False,
-            )
-            for block in batch
-        ]
+        writes = [w for block in batch for w in _block_writes(pixels, path, block, targets)]
         dask.compute(*writes, scheduler=_scheduler())
         for block in batch:
             (done_dir / block.name).touch()
@@ -239,6 +231,84 @@ def _check_existing(path: Path, fingerprint: str, resume: bool) -> str | None:
             "resumed with these arguments: rerun with the original ones, or --overwrite"
         )
     return status
+
+
+def _direct_targets(pixels: xr.Dataset, path: Path) -> dict[str, zarr.Array] | None:
+    """The store's Zarr arrays, when the pixel variables may bypass xarray's encoder.
+
+    That is when their values go to Zarr unchanged (numbers or booleans of the
+    stored type, no scale/offset encoding) and every Dask chunk starts on a
+    Zarr chunk boundary, so no two tasks share a Zarr chunk. Else ``None``:
+    xarray's region writes (which check chunk safety themselves).
+    """
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    targets = {}
+    for name, var in pixels.data_vars.items():
+        # every chunk is written, even an all-fill one: no comparison pass per chunk
+        array = group[name].with_config({"write_empty_chunks": True})
+        if (
+            var.dtype.kind not in "biuf"
+            or array.dtype != var.dtype
+            or any(k in var.encoding for k in ("scale_factor", "add_offset"))
+            or not _aligned(var.chunks, array.chunks)
+        ):
+            return None
+        targets[name] = array
+    return targets
+
+
+def _aligned(dask_chunks: tuple[tuple[int, ...], ...], zarr_chunks: tuple[int, ...]) -> bool:
+    return all(
+        start % size == 0
+        for sizes, size in zip(dask_chunks, zarr_chunks, strict=True)
+        for start in np.cumsum([0, *sizes[:-1]])
+    )
+
+
+def _block_writes(
+    pixels: xr.Dataset, path: Path, block: Block, targets: dict[str, zarr.Array] | None
+) -> list:
+    """Dask objects that write one block of every pixel variable when computed.
+
+    With ``targets``, one task per Dask chunk writes it Zarr chunk by Zarr
+    chunk from contiguous arrays, so Zarr encodes them as they are (given a
+    larger array, it would allocate and fill each chunk in its single I/O
+    thread, then copy into it). Otherwise an xarray region write.
+    """
+    region = pixels.isel(y=block.y, x=block.x)
+    if targets is None:
+        return [
+            region.to_zarr(
+                path,
+                region={"time": slice(None), "y": block.y, "x": block.x},
+                zarr_format=3,
+                consolidated=False,
+                write_empty_chunks=True,
+                compute=False,
+            )
+        ]
+    writes = []
+    for name, var in region.data_vars.items():
+        base = [block.y.start if d == "y" else block.x.start if d == "x" else 0 for d in var.dims]
+        starts = [np.cumsum([0, *sizes[:-1]]) for sizes in var.data.chunks]
+        pieces = var.data.to_delayed(optimize_graph=False)  # keep shared reads shared
+        for index in np.ndindex(*pieces.shape):
+            origin = tuple(int(b + s[i]) for b, s, i in zip(base, starts, index, strict=True))
+            write = dask.delayed(_write_chunks, pure=False)(pieces[index], targets[name], origin)
+            writes.append(write)
+    return writes
+
+
+def _write_chunks(values: np.ndarray, array: zarr.Array, origin: tuple[int, ...]) -> None:
+    """Write ``values`` at ``origin`` (on a chunk boundary) one Zarr chunk at a time."""
+    counts = [math.ceil(n / c) for n, c in zip(values.shape, array.chunks, strict=True)]
+    for index in np.ndindex(*counts):
+        local = tuple(
+            slice(i * c, min((i + 1) * c, n))
+            for i, c, n in zip(index, array.chunks, values.shape, strict=True)
+        )
+        target = tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, local, strict=True))
+        array[target] = np.ascontiguousarray(values[local])
 
 
 def _mark_complete(path: Path) -> None:

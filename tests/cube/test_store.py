@@ -167,3 +167,28 @@ def test_sigkill_mid_write_then_resume_equals_an_uninterrupted_run(sample_catalo
     b = open_cube(reference).load()
     for name in [*PIXEL_VARS, "s1_time", "s1_lag_days"]:
         np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_direct_chunk_writes_equal_xarray_region_writes(small_cube, tmp_path, monkeypatch):
+    """The fast path (Zarr chunk by chunk) and xarray's encoder write identical stores."""
+    import geomm.cube._store as store_module
+
+    cube = small_cube.chunk({"y": 480, "x": 480})  # Dask chunks of 2 x 2 Zarr chunks
+    fast = tmp_path / "fast.zarr"
+    write_cube(cube, fast)
+    seen = []
+    real = store_module._direct_targets
+    monkeypatch.setattr(store_module, "_direct_targets", lambda *a: seen.append(real(*a)) and None)
+    slow = tmp_path / "slow.zarr"
+    write_cube(cube, slow)
+    assert seen and seen[0] is not None  # the fast path was on offer, and declined here
+    a, b = open_cube(fast), open_cube(slow)
+    assert a.s2.encoding["chunks"] == b.s2.encoding["chunks"] == (1, 12, 240, 240)
+    for name in PIXEL_VARS:
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_misaligned_dask_chunks_fall_back_to_xarray_and_its_safety_check(small_cube, tmp_path):
+    cube = small_cube.chunk({"y": (100, 380), "x": 240})  # 100 px: inside a Zarr chunk
+    with pytest.raises(ValueError, match="overlap multiple Dask chunks"):
+        write_cube(cube, tmp_path / "c.zarr")
