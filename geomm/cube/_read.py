@@ -1,4 +1,4 @@
-"""geomm's own COG reader: one Dask task per (acquisition, block), all bands at once.
+"""geomm's own COG reader: one Dask task per (acquisition, Dask chunk), all bands at once.
 
 Why not odc-stac's loader (ARCHITECTURE.md's first choice)? It builds one task
 per band and chunk and warps each band with GDAL on its own, recomputing the
@@ -10,11 +10,14 @@ sources here need no general warp at all:
 * its 20 m and 60 m bands are an axis-aligned upsampling;
 * a Sentinel-1 RTC scene in the same zone is an axis-aligned sub-pixel shift;
 
-so those take a separable bilinear kernel (:mod:`geomm.cube._resample`), and
-only sources from another UTM zone take a general warp, whose sample
-positions are computed once per source grid and block and shared by every
-band and date. Radiometry (baseline offset, dB) is applied per item, before
-mosaicking, because it is a property of the item.
+so only the first is free of resampling, and the others' sample positions
+are exact affine ones; sources from another UTM zone need a CRS transform,
+computed every 16 px and interpolated. Either way the positions are
+computed once per source grid and Zarr chunk and shared by every band and
+date, and OpenCV's ``remap`` samples them (:mod:`geomm.cube._resample`). A
+task reads its Zarr chunks one after another on one thread, so COG tiles
+that straddle chunks are decoded once. Radiometry (baseline offset, dB) is
+applied per item, before mosaicking, because it is a property of the item.
 
 Tasks carry plain data (hrefs, grids, offsets) and sign hrefs right before
 reading, so they pickle to Dask workers and survive long jobs.
@@ -351,7 +354,8 @@ def _plan(
     """Which source window a block needs and where its pixel centres fall in it.
 
     Cached: the bands of a tile on one grid, and that tile on every date,
-    share one plan per block.
+    share one plan per block. Positions are float32 maps relative to the
+    window (7 MB per 960 px block), except for window copies.
     """
     west, _, _, north = grid.bounds
     res = grid.resolution
@@ -384,6 +388,14 @@ def _plan(
         rows, cols = rows - row_lo, cols - col_lo
         if _unit_steps(rows) and _unit_steps(cols):
             layout = "copy"  # the block is a window of the source grid: no resampling
+        else:  # OpenCV's remap takes full maps: expand them once, here, for every date
+            rows, cols = (
+                np.ascontiguousarray(m)
+                for m in np.meshgrid(
+                    rows.astype(np.float32), cols.astype(np.float32), indexing="ij"
+                )
+            )
+            layout = "general"
     return window, rows, cols, layout
 
 
