@@ -48,7 +48,7 @@ from rasterio.windows import Window
 
 from geomm.cube._grid import CubeGrid
 from geomm.cube._radiometry import clear_from_scl, harmonize_s2
-from geomm.cube._resample import resample
+from geomm.cube._resample import resample, upsamples_by_2
 from geomm.errors import AssetReadError, ProfileError
 from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
 
@@ -388,7 +388,9 @@ def _plan(
         rows, cols = rows - row_lo, cols - col_lo
         if _unit_steps(rows) and _unit_steps(cols):
             layout = "copy"  # the block is a window of the source grid: no resampling
-        else:  # OpenCV's remap takes full maps: expand them once, here, for every date
+        elif not upsamples_by_2(rows, cols):
+            # OpenCV's remap takes full maps: expand them once, here, for every
+            # date (2x upsampling stays 1-D: it takes resize, see _resample)
             rows, cols = (
                 np.ascontiguousarray(m)
                 for m in np.meshgrid(

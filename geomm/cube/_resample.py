@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["Layout", "resample"]
+__all__ = ["Layout", "resample", "upsamples_by_2"]
 
 Layout = str  # "copy" | "separable" | "general"
 
@@ -45,9 +45,12 @@ def resample(
     """Resample bands ``data[b][r, c]`` (validity ``valid[b]``) at the positions.
 
     Bands come and go as lists of 2-D planes (a 3-D array works as input),
-    so nothing is stacked. ``separable`` positions are expanded to a grid and
-    take the same OpenCV kernels as ``general`` ones (remap beats separable
-    numpy passes; its GIL is released).
+    so nothing is stacked. ``separable`` positions that upsample by exactly 2
+    (a 20 m grid under a 10 m one) take OpenCV's ``resize`` where every
+    neighbour is valid, bit-identical to ``remap`` and ~10x faster; other
+    ``separable`` positions are expanded to a grid and take the same OpenCV
+    kernels as ``general`` ones (remap beats separable numpy passes; its GIL
+    is released).
 
     Args:
         data: source planes (one per band), all of one shape.
@@ -67,6 +70,8 @@ def resample(
     """
     if layout == "copy":
         return _copy(data, valid, rows, cols, method, dtype)
+    if layout == "separable" and (zoomed := _zoom2(data, valid, rows, cols, method, dtype)):
+        return zoomed
     if layout == "separable":
         rows, cols = np.meshgrid(
             np.asarray(rows, dtype=np.float32), np.asarray(cols, dtype=np.float32), indexing="ij"
@@ -97,6 +102,67 @@ def _copy(data, valid, rows, cols, method, dtype):  # noqa: ANN001, ANN202
         values.append(out)
         goods.append(good)
     return values, goods
+
+
+def _zoom2(data, valid, rows, cols, method, dtype):  # noqa: ANN001, ANN202
+    """Exact 2x upsampling where positions are ``(d0 + j + 0.5) / 2 - 0.5``, else None.
+
+    That is OpenCV's ``resize`` convention (pixel centres, half-pixel phase)
+    shifted by a whole output pixel ``d0``, which is where 10 m pixel centres
+    fall on a 20 m grid that shares its corners. Bilinear only when all
+    samples are inside the window and every pixel is valid (no
+    renormalization needed); nearest always (it copies values and masks).
+    """
+    d0_rows, d0_cols = _half_phase(rows), _half_phase(cols)
+    if d0_rows is None or d0_cols is None:
+        return None
+    h, w = data[0].shape
+    interior = rows[0] >= 0 and rows[-1] <= h - 1 and cols[0] >= 0 and cols[-1] <= w - 1
+    crop = (slice(d0_rows, d0_rows + len(rows)), slice(d0_cols, d0_cols + len(cols)))
+    if method == "nearest":  # the source pixel of output m is m // 2
+        if not interior:
+            return None
+        values = [_repeat2(band)[crop] for band in data]
+        goods = [_repeat2(ok)[crop] for ok in valid]
+        for value, good in zip(values, goods, strict=True):
+            value[~good] = 0
+        return values, goods
+    dtype = np.dtype(dtype or np.float32)
+    if not interior or not all(ok.all() for ok in valid):
+        return None
+    values = [
+        _cast(
+            cv2.resize(_remappable(band, dtype), (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)[
+                crop
+            ],
+            dtype,
+        )
+        for band in data
+    ]
+    good = np.ones(values[0].shape, dtype=bool)
+    return values, [good] * len(values)
+
+
+def upsamples_by_2(rows: np.ndarray, cols: np.ndarray) -> bool:
+    """Separable positions that :func:`resample` serves with ``resize`` (exact 2x)."""
+    return _half_phase(rows) is not None and _half_phase(cols) is not None
+
+
+def _half_phase(pos: np.ndarray) -> int | None:
+    """``d0`` if 1-D positions are ``(d0 + j + 0.5) / 2 - 0.5`` (j = 0, 1, ...), else None."""
+    pos = np.asarray(pos, dtype=np.float64)
+    d0 = 2 * pos[0] + 0.5
+    if pos.size < 2 or d0 < 0 or abs(d0 - round(d0)) > 1e-6:
+        return None
+    d0 = int(round(d0))
+    if not np.allclose(pos, (d0 + np.arange(pos.size) + 0.5) / 2 - 0.5, rtol=0, atol=1e-6):
+        return None
+    return d0
+
+
+def _repeat2(plane: np.ndarray) -> np.ndarray:
+    """Each pixel as a 2 x 2 block (nearest-neighbour 2x upsampling)."""
+    return np.repeat(np.repeat(plane, 2, axis=0), 2, axis=1)
 
 
 def _remap(plane: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, how: int) -> np.ndarray:

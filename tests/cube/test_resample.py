@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from geomm.cube._resample import _zoom2
 from geomm.cube._resample import resample as _resample
 
 
@@ -116,3 +117,30 @@ def test_nearest_picks_the_closest_pixel():
     cc = np.array([[0.6, 0.4]])
     values, _ = resample(data, valid, rr, cc, layout="general", method="nearest")
     assert values[0].tolist() == [[2, 3]]
+
+
+@pytest.mark.parametrize("d0", [0, 1, 3])
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+@pytest.mark.parametrize("with_nodata", [False, True])
+def test_2x_upsampling_by_resize_equals_remap_at_full_maps(d0, dtype, with_nodata):
+    """The resize fast path (a 20 m grid under a 10 m one) is bit-identical to remap."""
+    rng = np.random.default_rng(d0)
+    src = rng.integers(1, 6000, (2, 41, 37)).astype(dtype)
+    valid = np.ones(src.shape, dtype=bool)
+    if with_nodata:  # a nodata corner: the fast path declines, the general one decides
+        valid[:, :5, :7] = False
+        src[~valid] = 0
+    rows = (d0 + np.arange(60) + 0.5) / 2 - 0.5
+    cols = (d0 + np.arange(50) + 0.5) / 2 - 0.5
+    full_rows, full_cols = np.meshgrid(rows, cols, indexing="ij")
+    out = np.uint16 if dtype == np.uint16 else None
+    for method in ("bilinear", "nearest"):
+        fast = resample(src, valid, rows, cols, layout="separable", method=method, dtype=out)
+        general = resample(
+            src, valid, full_rows, full_cols, layout="general", method=method, dtype=out
+        )
+        np.testing.assert_array_equal(fast[0], general[0])
+        np.testing.assert_array_equal(fast[1], general[1])
+        took_resize = _zoom2(list(src), list(valid), rows, cols, method, out) is not None
+        # d0 = 0 puts the first sample left of the first pixel centre: remap's border
+        assert took_resize == (d0 > 0 and (method == "nearest" or not with_nodata))
