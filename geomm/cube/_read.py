@@ -461,7 +461,8 @@ def _densify(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
     tall = (coarse[r0] * (1 - t)[:, None] + coarse[r1] * t[:, None]).astype(np.float32)
     c0, c1, u = _lerp(w)
     u = u.astype(np.float32)
-    out = tall[:, c0] * (1 - u)
+    out = np.ascontiguousarray(tall[:, c0])  # a column gather comes out F-ordered
+    out *= 1 - u
     out += tall[:, c1] * u
     return out
 
