@@ -721,17 +721,23 @@ def profile_geomm(args: argparse.Namespace) -> None:
         "read_s2_block": "S2 mosaic + harmonize + clear (numpy)",
         "read_s1_block": "S1 mosaic + dB (numpy)",
         "_read_window": "nodata masks",
-        "_sample_bands": "band stacking",
-        "_transform_grid": "sample positions across zones (pyproj)",
+        "_sample_bands": "band grouping",
+        "_plan": "sampling plans (cached per source grid and chunk)",
+        "_coarse_positions": "sample positions across zones (pyproj)",
     }
     kernels = {
-        "_general": "resample: general (cross-zone warp kernel)",
-        "_separable": "resample: separable bilinear",
+        "_bilinear": "resample: bilinear (OpenCV remap, nodata weights)",
+        "_zoom2": "resample: exact 2x (OpenCV resize)",
         "_nearest": "resample: nearest (SCL)",
         "_copy": "resample: window copy",
     }
     saved = []
-    for module, table_ in ((_read, stages), (_resample, kernels)):
+    if _read is not None and hasattr(_read, "_plan"):
+        _read._plan.cache_clear()  # plans computed in the timed run too
+    from geomm.cube import _store
+
+    writes = {"_write_chunks": "Zarr chunk writes (contiguous copy, wait for encode)"}
+    for module, table_ in ((_read, stages), (_resample, kernels), (_store, writes)):
         for name, label in table_.items():
             if module is not None and hasattr(module, name):
                 saved.append((module, name, getattr(module, name)))
@@ -739,8 +745,6 @@ def profile_geomm(args: argparse.Namespace) -> None:
     if _read is not None and hasattr(_read, "rasterio"):
         saved.append((_read, "rasterio", _read.rasterio))
         _read.rasterio = TimedRasterio
-    if _read is not None and hasattr(_read, "_plan"):
-        _read._plan.cache_clear()
     try:
         with dask.config.set(scheduler="synchronous"):
             total = once()
