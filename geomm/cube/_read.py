@@ -354,8 +354,9 @@ def _plan(
     """Which source window a block needs and where its pixel centres fall in it.
 
     Cached: the bands of a tile on one grid, and that tile on every date,
-    share one plan per block. Positions are float32 maps relative to the
-    window (7 MB per 960 px block), except for window copies.
+    share one plan per block. Positions are relative to the window: float32
+    maps (7 MB per 960 px block), or 1-D for window copies and exact 2x
+    upsampling.
     """
     west, _, _, north = grid.bounds
     res = grid.resolution
