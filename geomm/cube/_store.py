@@ -261,7 +261,7 @@ def _aligned(dask_chunks: tuple[tuple[int, ...], ...], zarr_chunks: tuple[int, .
     return all(
         start % size == 0
         for sizes, size in zip(dask_chunks, zarr_chunks, strict=True)
-        for start in np.cumsum([0, *sizes[:-1]])
+        for start, _ in _edges(sizes)
     )
 
 
@@ -290,7 +290,7 @@ def _block_writes(
     writes = []
     for name, var in region.data_vars.items():
         base = [block.y.start if d == "y" else block.x.start if d == "x" else 0 for d in var.dims]
-        starts = [np.cumsum([0, *sizes[:-1]]) for sizes in var.data.chunks]
+        starts = [[start for start, _ in _edges(sizes)] for sizes in var.data.chunks]
         pieces = var.data.to_delayed(optimize_graph=False)  # keep shared reads shared
         for index in np.ndindex(*pieces.shape):
             origin = tuple(int(b + s[i]) for b, s, i in zip(base, starts, index, strict=True))
