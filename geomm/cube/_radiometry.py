@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from geomm.cube._scratch import scratch
+
 __all__ = [
     "NOT_CLEAR_SCL",
     "SNOW_SCL",
@@ -30,30 +32,47 @@ SNOW_SCL = 11
 """SCL snow/ice: not clear unless the caller says snow is a valid surface."""
 
 
-def harmonize_s2(dn: np.ndarray, dn_offset: int) -> np.ndarray:
+def harmonize_s2(dn: np.ndarray, dn_offset: int, out: np.ndarray | None = None) -> np.ndarray:
     """Remove ``dn_offset`` from valid pixels; nodata (0) stays 0.
 
     Pixels darker than the offset (negative reflectance after BOA
     correction) become 1, the smallest valid value, so they are not
     mistaken for nodata. Whole-array passes without boolean indexing, so the
     work runs outside the GIL in Dask's threads. Float input (resampled DN)
-    must already be rounded.
+    must already be rounded. ``out`` (uint16, the shape of ``dn``; may be
+    ``dn`` itself) takes the result in place of a new array.
     """
     dn = np.asarray(dn)
-    if dn_offset == 0:
-        return dn.astype(np.uint16, copy=False)
+    if out is not None and (out.shape != dn.shape or out.dtype != np.uint16):
+        raise ValueError(f"out must be uint16{dn.shape}, got {out.dtype}{out.shape}")
     if dn.dtype == np.uint16 and dn.ndim >= 1 and 0 < dn_offset < 65535:
         # The reader's case: OpenCV's saturating uint16 arithmetic, no float
         # copy and no boolean temporaries (3x faster than numpy here).
-        flat = np.ascontiguousarray(dn).reshape(-1, dn.shape[-1])
-        shifted = cv2.subtract(flat, dn_offset)  # DN <= offset -> 0
-        cv2.max(shifted, cv2.min(flat, 1), dst=shifted)  # ... -> 1 where DN was valid
-        return shifted.reshape(dn.shape)
-    work = dn.astype(np.float32 if dn.dtype.kind == "f" else np.int32)
-    shifted = work - dn_offset
-    np.maximum(shifted, 1, out=shifted)
-    shifted *= work > 0
-    return shifted.astype(np.uint16)
+        # OpenCV takes 2-D planes, strided rows included.
+        if dn.ndim == 2:
+            # OpenCV writes into ``out`` when its rows are contiguous
+            plane = dn
+            target = out if out is not None and out.strides[1] == out.itemsize else None
+        else:
+            plane = np.ascontiguousarray(dn).reshape(-1, dn.shape[-1])
+            target = None
+        # 1 where valid, 0 at nodata (taken before ``out`` may overwrite dn)
+        valid = cv2.min(plane, 1, dst=scratch("harmonize", plane.shape, np.uint16))
+        shifted = cv2.subtract(plane, dn_offset, dst=target)  # DN <= offset -> 0
+        cv2.max(shifted, valid, dst=shifted)  # ... -> 1 where DN was valid
+        result = shifted.reshape(dn.shape)
+    elif dn_offset == 0:
+        result = dn.astype(np.uint16, copy=False)
+    else:
+        work = dn.astype(np.float32 if dn.dtype.kind == "f" else np.int32)
+        shifted = work - dn_offset
+        np.maximum(shifted, 1, out=shifted)
+        shifted *= work > 0
+        result = shifted.astype(np.uint16)
+    if out is None or result is out:
+        return result
+    np.copyto(out, result)
+    return out
 
 
 def s1_to_db(power: np.ndarray, nodata: float | None = None) -> np.ndarray:

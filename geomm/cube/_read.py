@@ -49,6 +49,7 @@ from rasterio.windows import Window
 from geomm.cube._grid import CubeGrid
 from geomm.cube._radiometry import clear_from_scl, harmonize_s2
 from geomm.cube._resample import resample, upsamples_by_2
+from geomm.cube._scratch import scratch, scratch_pool
 from geomm.errors import AssetReadError, ProfileError
 from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
 
@@ -156,30 +157,34 @@ def read_s2_block(
     if out is None:
         out = np.empty((nb + 1, h, w), dtype=np.uint16)  # 12 bands, then clear
     refl = out[:nb]
-    refl.fill(0)
     scl = np.zeros((h, w), dtype=np.uint8)
     have_scl = False
     first = True
     for src in sources:
         if not first and refl.min() > 0:  # full: later items cannot add anything
             break
+        # the first item is resampled straight into the block, later ones
+        # into scratch planes that fill only what earlier items left empty
+        dest = list(refl) if first else list(scratch("s2-later", (nb, h, w), np.uint16))
         sampled = _sample_bands(
-            src.bands[:nb], grid, rows, cols, profile, "bilinear", dtype=np.uint16
+            src.bands[:nb], grid, rows, cols, profile, "bilinear", dtype=np.uint16, out=dest
         )
         for i, (values, _) in enumerate(sampled):
             if values is None:
+                if first:
+                    refl[i].fill(0)
                 continue
-            plane = harmonize_s2(values, src.dn_offset)  # resampled DN, 0 where invalid
-            if first:
-                refl[i] = plane
-            else:  # later items fill only what earlier ones left empty
-                np.copyto(refl[i], plane, where=refl[i] == 0)
+            harmonize_s2(values, src.dn_offset, out=values)  # resampled DN, 0 where invalid
+            if not first:
+                np.copyto(refl[i], values, where=refl[i] == 0)
         if src.has_scl:
             have_scl = True
             ((values, good),) = _sample_bands(src.bands[nb:], grid, rows, cols, profile, "nearest")
             if values is not None:
                 np.copyto(scl, values.astype(np.uint8), where=(scl == 0) & good)
         first = False
+    if first:  # no items
+        refl.fill(0)
     clear = np.minimum.reduce(refl, axis=0) != 0  # every band valid
     if have_scl:
         clear &= clear_from_scl(scl, snow_is_clear=snow_is_clear)
@@ -202,23 +207,27 @@ def read_s1_block(
     Written into ``out`` when given, else a new array.
     """
     h, w = rows.stop - rows.start, cols.stop - cols.start
+    nb = len(S1_BANDS)
     if out is None:
-        out = np.empty((len(S1_BANDS), h, w), dtype=np.float32)
+        out = np.empty((nb, h, w), dtype=np.float32)
     out.fill(np.nan)
     for src in sources:
         if not np.isnan(out).any():
             break
         pre = _db_to_linear if src.units == "db" else None
-        sampled = _sample_bands(src.bands, grid, rows, cols, profile, "bilinear", pre=pre)
+        dest = list(scratch("s1-power", (nb, h, w), np.float32))
+        sampled = _sample_bands(src.bands, grid, rows, cols, profile, "bilinear", pre=pre, out=dest)
         for i, (power, good) in enumerate(sampled):
             if power is None:
                 continue
-            good = good & (power > 0)
-            db = np.full(power.shape, np.nan, dtype=np.float32)
-            np.log10(power, out=db, where=good)
-            db *= 10.0
-            take = np.isnan(out[i]) & good
-            out[i][take] = db[take]
+            # valid samples with power > 0 not yet filled by an earlier item
+            # (``good`` may be shared between bands: not changed in place)
+            take = np.greater(power, 0, out=scratch("s1-take", (h, w), bool))
+            take &= good
+            take &= np.isnan(out[i])
+            np.log10(power, out=power, where=take)
+            power *= 10.0
+            np.copyto(out[i], power, where=take)
     return out
 
 
@@ -234,15 +243,18 @@ def _sample_bands(
     method: str,
     pre=None,  # noqa: ANN001 - optional elementwise transform before resampling
     dtype: type | None = None,
+    out: Sequence[np.ndarray] | None = None,
 ) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
     """Resample each band onto the block; bands on one grid share one plan.
 
-    ``dtype`` is the bilinear output type (see :func:`geomm.cube._resample.resample`).
+    ``dtype`` is the bilinear output type and ``out`` the bands' destination
+    planes (see :func:`geomm.cube._resample.resample`); a band whose source
+    misses the block leaves its plane untouched.
 
     Returns one (values, good) per band, (None, None) where the band's
     source does not overlap the block.
     """
-    out: list[tuple[np.ndarray | None, np.ndarray | None]] = [(None, None)] * len(bands)
+    result: list[tuple[np.ndarray | None, np.ndarray | None]] = [(None, None)] * len(bands)
     by_grid: dict[tuple, list[int]] = {}
     for i, band in enumerate(bands):
         by_grid.setdefault((band.crs, band.transform, band.shape), []).append(i)
@@ -252,38 +264,56 @@ def _sample_bands(
             continue
         window, src_rows, src_cols, layout = plan
         planes, valid = [], []
-        for i in members:
-            data, ok = _read_window(bands[i], window, profile)
+        for slot, i in enumerate(members):
+            data, ok = _read_window(bands[i], window, profile, slot)
             planes.append(pre(data) if pre is not None else data)
             valid.append(ok)
         values, good = resample(
-            planes, valid, src_rows, src_cols, layout=layout, method=method, dtype=dtype
+            planes,
+            valid,
+            src_rows,
+            src_cols,
+            layout=layout,
+            method=method,
+            dtype=dtype,
+            out=None if out is None else [out[i] for i in members],
         )
         for k, i in enumerate(members):
-            out[i] = (values[k], good[k])
-    return out
+            result[i] = (values[k], good[k])
+    return result
 
 
 def _read_window(
-    band: BandSource, window: Window, profile: Profile
+    band: BandSource, window: Window, profile: Profile, slot: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read one window of one asset and its validity mask (nodata, NaN).
+
+    Both are scratch arrays of ``slot`` (:mod:`geomm.cube._scratch`): the
+    bands of one source grid are read into slots 0, 1, ... and resampled
+    together before the next grid's are read.
 
     Raises:
         AssetReadError: the asset is missing, corrupt or unreachable (names
             the item, band and href; rasterio's own message is kept).
     """
+    shape = (int(window.height), int(window.width))
     try:
-        data = _open(profile.sign(band.href)).read(1, window=window)
+        ds = _open(profile.sign(band.href))
+        data = ds.read(1, window=window, out=scratch(("window", slot), shape, ds.dtypes[0]))
     except RasterioError as e:
         _forget(profile.sign(band.href))
         raise AssetReadError(band.item_id, band.band, band.href, str(e)) from e
+    valid = scratch(("valid", slot), shape, bool)
     if band.nodata is None:
-        valid = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
+        if data.dtype.kind == "f":
+            np.isfinite(data, out=valid)
+        else:
+            valid.fill(True)
     elif math.isnan(band.nodata):
-        valid = ~np.isnan(data)
+        np.isnan(data, out=valid)
+        np.logical_not(valid, out=valid)
     else:
-        valid = data != band.nodata
+        np.not_equal(data, band.nodata, out=valid)
         if data.dtype.kind == "f":
             valid &= np.isfinite(data)
     return data, valid
@@ -617,7 +647,7 @@ def _read_chunks(
     out = np.empty((1, layers, rows.stop - rows.start, cols.stop - cols.start), dtype=dtype)
     # rasterio takes GDAL_CACHEMAX as an integer in bytes (GDAL's own "256"
     # would mean megabytes; through rasterio it means 256 bytes: no cache).
-    with Env(GDAL_CACHEMAX=_GDAL_CACHE_MB * 2**20):
+    with Env(GDAL_CACHEMAX=_GDAL_CACHE_MB * 2**20), scratch_pool():
         for y0, y1 in _chunk_edges(rows.stop - rows.start, step):
             for x0, x1 in _chunk_edges(cols.stop - cols.start, step):
                 func(

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from geomm.cube._scratch import scratch
+
 __all__ = ["Layout", "resample", "upsamples_by_2"]
 
 Layout = str  # "copy" | "separable" | "general"
@@ -41,6 +43,7 @@ def resample(
     layout: Layout,
     method: str = "bilinear",
     dtype: np.dtype | type | None = None,
+    out: Sequence[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Resample bands ``data[b][r, c]`` (validity ``valid[b]``) at the positions.
 
@@ -63,14 +66,18 @@ def resample(
             rounded to nearest and 0 where invalid. Integer sources of that
             type are then interpolated directly, without float copies
             (reflectance DN: a third of the passes).
+        out: destination planes, one per band, of the output shape and
+            dtype (views into a larger array are fine): the values are
+            written there, so a caller's block needs no copy. New arrays
+            when None.
 
     Returns:
         (values, good) per band: ``dtype`` values for bilinear (the source
-        dtype for nearest), and their validity.
+        dtype for nearest; the ``out`` planes when given), and their validity.
     """
     if layout == "copy":
-        return _copy(data, valid, rows, cols, method, dtype)
-    if layout == "separable" and (zoomed := _zoom2(data, valid, rows, cols, method, dtype)):
+        return _copy(data, valid, rows, cols, method, dtype, out)
+    if layout == "separable" and (zoomed := _zoom2(data, valid, rows, cols, method, dtype, out)):
         return zoomed
     if layout == "separable":
         rows, cols = np.meshgrid(
@@ -79,32 +86,47 @@ def resample(
     map_x = np.ascontiguousarray(cols, dtype=np.float32)
     map_y = np.ascontiguousarray(rows, dtype=np.float32)
     if method == "nearest":
-        return _nearest(data, valid, map_x, map_y)
-    return _bilinear(data, valid, map_x, map_y, np.dtype(dtype or np.float32))
+        return _nearest(data, valid, map_x, map_y, out)
+    return _bilinear(data, valid, map_x, map_y, np.dtype(dtype or np.float32), out)
 
 
-def _copy(data, valid, rows, cols, method, dtype):  # noqa: ANN001, ANN202
+def _plane(out, b: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:  # noqa: ANN001
+    """Band ``b``'s destination: ``out[b]`` (checked) when given, else a new array."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    plane = out[b]
+    if plane.shape != tuple(shape) or plane.dtype != dtype:
+        raise ValueError(f"out[{b}] is {plane.dtype}{plane.shape}; resample writes {dtype}{shape}")
+    return plane
+
+
+def _copy(data, valid, rows, cols, method, dtype, out):  # noqa: ANN001, ANN202
     """The block is a window of the source grid; pad where the source ends."""
     h, w = len(rows), len(cols)
     r0, c0 = int(round(rows[0])), int(round(cols[0]))
     values, goods = [], []
-    for band, ok in zip(data, valid, strict=True):
-        out = np.zeros((h, w), dtype=band.dtype if method == "nearest" else dtype or np.float32)
+    for b, (band, ok) in enumerate(zip(data, valid, strict=True)):
+        kind = band.dtype if method == "nearest" else np.dtype(dtype or np.float32)
+        value = _plane(out, b, (h, w), kind)
         good = np.zeros((h, w), dtype=bool)
         sr0, sc0 = max(r0, 0), max(c0, 0)
         sr1, sc1 = min(r0 + h, band.shape[0]), min(c0 + w, band.shape[1])
         if sr1 > sr0 and sc1 > sc0:
             dst = (slice(sr0 - r0, sr1 - r0), slice(sc0 - c0, sc1 - c0))
-            out[dst] = band[sr0:sr1, sc0:sc1]
+            if sr1 - sr0 < h or sc1 - sc0 < w:
+                value.fill(0)
+            value[dst] = band[sr0:sr1, sc0:sc1]
             good[dst] = ok[sr0:sr1, sc0:sc1]
             if method != "nearest":
-                out *= good  # 0 where invalid, as for the other layouts
-        values.append(out)
+                value[dst] *= good[dst]  # 0 where invalid, as for the other layouts
+        else:
+            value.fill(0)
+        values.append(value)
         goods.append(good)
     return values, goods
 
 
-def _zoom2(data, valid, rows, cols, method, dtype):  # noqa: ANN001, ANN202
+def _zoom2(data, valid, rows, cols, method, dtype, out=None):  # noqa: ANN001, ANN202
     """Exact 2x upsampling where positions are ``(d0 + j + 0.5) / 2 - 0.5``, else None.
 
     That is OpenCV's ``resize`` convention (pixel centres, half-pixel phase)
@@ -119,27 +141,33 @@ def _zoom2(data, valid, rows, cols, method, dtype):  # noqa: ANN001, ANN202
     h, w = data[0].shape
     interior = rows[0] >= 0 and rows[-1] <= h - 1 and cols[0] >= 0 and cols[-1] <= w - 1
     crop = (slice(d0_rows, d0_rows + len(rows)), slice(d0_cols, d0_cols + len(cols)))
+    shape = (len(rows), len(cols))
     if method == "nearest":  # the source pixel of output m is m // 2
         if not interior:
             return None
-        values = [_repeat2(band)[crop] for band in data]
-        goods = [_repeat2(ok)[crop] for ok in valid]
-        for value, good in zip(values, goods, strict=True):
+        values, goods = [], []
+        for b, (band, ok) in enumerate(zip(data, valid, strict=True)):
+            value = _plane(out, b, shape, band.dtype)
+            value[...] = _repeat2(band)[crop]
+            good = _repeat2(ok)[crop]
             value[~good] = 0
+            values.append(value)
+            goods.append(good)
         return values, goods
     dtype = np.dtype(dtype or np.float32)
     if not interior or not all(ok.all() for ok in valid):
         return None
-    values = [
-        _cast(
-            cv2.resize(_remappable(band, dtype), (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)[
-                crop
-            ],
-            dtype,
+    values = []
+    for b, band in enumerate(data):
+        src = _remappable(band, dtype)
+        zoomed = cv2.resize(
+            src,
+            (2 * w, 2 * h),
+            dst=scratch("zoom2", (2 * h, 2 * w), src.dtype),
+            interpolation=cv2.INTER_LINEAR,
         )
-        for band in data
-    ]
-    good = np.ones(values[0].shape, dtype=bool)
+        values.append(_cast_into(zoomed[crop], _plane(out, b, shape, dtype)))
+    good = np.ones(shape, dtype=bool)
     return values, [good] * len(values)
 
 
@@ -165,19 +193,26 @@ def _repeat2(plane: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(plane, 2, axis=0), 2, axis=1)
 
 
-def _remap(plane: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, how: int) -> np.ndarray:
-    """OpenCV remap with a constant 0 outside the window."""
+def _remap(
+    plane: np.ndarray,
+    map_x: np.ndarray,
+    map_y: np.ndarray,
+    how: int,
+    dst: np.ndarray | None = None,
+) -> np.ndarray:
+    """OpenCV remap with a constant 0 outside the window, into ``dst`` when given."""
     return cv2.remap(
         np.ascontiguousarray(plane),
         map_x,
         map_y,
+        dst=dst,
         interpolation=how,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
 
 
-def _nearest(data, valid, map_x, map_y):  # noqa: ANN001, ANN202
+def _nearest(data, valid, map_x, map_y, out=None):  # noqa: ANN001, ANN202
     """Nearest neighbour: the source pixel whose centre is closest.
 
     OpenCV rounds exact half-way positions to even; they do not occur for
@@ -185,16 +220,17 @@ def _nearest(data, valid, map_x, map_y):  # noqa: ANN001, ANN202
     across zones.
     """
     values, goods = [], []
-    for band, ok in zip(data, valid, strict=True):
+    for b, (band, ok) in enumerate(zip(data, valid, strict=True)):
         good = _remap(ok.view(np.uint8), map_x, map_y, cv2.INTER_NEAREST).view(bool)
-        value = _remap(band, map_x, map_y, cv2.INTER_NEAREST)
+        value = _plane(out, b, map_x.shape, band.dtype)
+        _remap(band, map_x, map_y, cv2.INTER_NEAREST, dst=value)
         value[~good] = 0
         values.append(value)
         goods.append(good)
     return values, goods
 
 
-def _bilinear(data, valid, map_x, map_y, dtype):  # noqa: ANN001, ANN202
+def _bilinear(data, valid, map_x, map_y, dtype, out=None):  # noqa: ANN001, ANN202
     """Bilinear at any positions: OpenCV's ``remap`` per band (GIL released).
 
     ``remap`` is ~20x faster than scipy's ``map_coordinates`` and ~8x faster
@@ -202,37 +238,104 @@ def _bilinear(data, valid, map_x, map_y, dtype):  # noqa: ANN001, ANN202
     OpenCV 5 interpolates float maps exactly (fixed-point maps from
     ``convertMaps`` would snap positions to 1/32 px and move nodata edges).
 
-    Fast path: when every pixel of the window is valid and every sample lies
-    between source pixel centres, the kernel needs no renormalization and the
-    bands are interpolated directly. Otherwise data*mask and the mask are
+    When every pixel of the window is valid (the common case, also at a
+    tile's edge) each band takes one ``remap`` straight into the output type
+    (:func:`_bilinear_valid`). Otherwise data*mask and the mask are
     interpolated (a constant 0 border interpolates against zeros beyond the
     window, like a missing neighbour) and divided; the mask once when all
-    bands share it (one tile, one footprint).
+    bands share it (one tile, one footprint). Float intermediates live in
+    scratch buffers (:mod:`geomm.cube._scratch`).
     """
-    h, w = data[0].shape
+    if all(ok.all() for ok in valid):
+        return _bilinear_valid(data, map_x, map_y, dtype, out)
+    shape = map_x.shape
     maps = (map_x, map_y)
-    interior = (
-        map_y.min() >= 0 and map_y.max() <= h - 1 and map_x.min() >= 0 and map_x.max() <= w - 1
-    )
-    if interior and all(ok.all() for ok in valid):
-        values = [_cast(_remap_linear(_remappable(band, dtype), maps), dtype) for band in data]
-        good = np.ones(values[0].shape, dtype=bool)
-        return values, [good] * len(values)
     shared = all(ok is valid[0] or np.array_equal(ok, valid[0]) for ok in valid[1:])
     weights = _weights(valid[0], maps) if shared else None
     values, goods = [], []
-    for band, ok in zip(data, valid, strict=True):
+    for b, (band, ok) in enumerate(zip(data, valid, strict=True)):
         scale, good = weights if shared else _weights(ok, maps)
-        value = _remap_linear(_masked(band, ok), maps)
-        value *= scale
-        values.append(_cast(value, dtype))
+        plane = _plane(out, b, shape, dtype)
+        value = plane if dtype == np.float32 else scratch("bilinear", shape, np.float32)
+        _remap_linear(_masked(band, ok), maps, value)
+        if value is plane:
+            value *= scale
+        elif dtype in _CV_INT:  # scale, round to nearest even, saturate: one OpenCV pass
+            cv2.multiply(value, scale, dst=plane, dtype=_CV_INT[dtype])
+        else:
+            value *= scale
+            _cast_into(value, plane)
+        values.append(plane)
         goods.append(good)
     return values, goods
 
 
-def _remap_linear(plane: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _bilinear_valid(data, map_x, map_y, dtype, out):  # noqa: ANN001, ANN202
+    """Bilinear when every source pixel is valid: one ``remap`` per band.
+
+    Samples between pixel centres need no renormalization. A sample within a
+    pixel of the window's edge has neighbours beyond it, which the constant
+    0 border counts as missing: renormalizing the weights over those inside
+    (as the masked path does) equals bilinear at the position clamped to the
+    window, because the weights are separable. Those few samples are
+    recomputed so (:func:`_clamped_bilinear`); samples whose neighbours
+    inside carry under half the weight are invalid and 0, as in the masked
+    path. (A replicated border would give the same values in one call, but
+    OpenCV takes its slow path for every sample outside the window then.)
+    """
+    h, w = data[0].shape
+    shape = map_x.shape
+    interior = (
+        map_y.min() >= 0 and map_y.max() <= h - 1 and map_x.min() >= 0 and map_x.max() <= w - 1
+    )
+    values = []
+    for b, band in enumerate(data):
+        src = _remappable(band, dtype)
+        plane = _plane(out, b, shape, dtype)
+        direct = src.dtype == dtype
+        sampled = _remap_linear(
+            src, (map_x, map_y), plane if direct else scratch("bilinear", shape, np.float32)
+        )
+        values.append(plane if direct else _cast_into(sampled, plane))
+    if interior:
+        good = np.ones(shape, dtype=bool)
+        return values, [good] * len(values)
+    # the weight of the neighbours inside the window, as the masked path computes it
+    ones = scratch("weights-mask", (h, w), np.float32)
+    ones.fill(1)
+    inside = _remap_linear(ones, (map_x, map_y), scratch("weights", shape, np.float32))
+    good = inside >= _HALF
+    # all neighbours outside: already 0 (constant border); partly outside: fix up
+    edge = np.flatnonzero((inside > 0) & (inside < 1 - 1e-6))  # 2-D nonzero is 10x slower
+    if edge.size:
+        rows, cols = np.divmod(edge, shape[1])
+        keep = good[rows, cols]
+        x, y = map_x[rows, cols], map_y[rows, cols]
+        for band, plane in zip(data, values, strict=True):
+            fixed = np.where(keep, _clamped_bilinear(band, x, y), 0)
+            plane[rows, cols] = _cast_into(fixed, np.empty(fixed.shape, plane.dtype))
+    return values, [good] * len(values)
+
+
+def _clamped_bilinear(band: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples at positions clamped to the band, float64 (for a few samples)."""
+    h, w = band.shape
+    x = np.clip(x.astype(np.float64), 0, w - 1)
+    y = np.clip(y.astype(np.float64), 0, h - 1)
+    x0 = np.minimum(np.floor(x).astype(np.intp), max(w - 2, 0))
+    y0 = np.minimum(np.floor(y).astype(np.intp), max(h - 2, 0))
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    fx, fy = x - x0, y - y0
+    top = band[y0, x0] * (1 - fx) + band[y0, x1] * fx
+    bottom = band[y1, x0] * (1 - fx) + band[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _remap_linear(
+    plane: np.ndarray, maps: tuple[np.ndarray, np.ndarray], dst: np.ndarray | None = None
+) -> np.ndarray:
     """Bilinear ``remap`` at ``maps`` = (x, y) positions, 0 outside the window."""
-    return _remap(plane, *maps, cv2.INTER_LINEAR)
+    return _remap(plane, *maps, cv2.INTER_LINEAR, dst=dst)
 
 
 def _remappable(band: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -247,27 +350,50 @@ def _remappable(band: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _masked(band: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """float32 band with 0 at invalid pixels (NaN nodata included), in one pass."""
+    """float32 band with 0 at invalid pixels (NaN nodata included), in a scratch buffer."""
+    masked = scratch("masked", band.shape, np.float32)
     if band.dtype.kind == "f":
-        return np.where(ok, band, np.float32(0)).astype(np.float32, copy=False)
-    return np.multiply(band, ok, dtype=np.float32)
+        masked.fill(0)
+        np.copyto(masked, band, where=ok, casting="same_kind")
+    else:
+        np.multiply(band, ok, out=masked, dtype=np.float32)
+    return masked
 
 
 def _weights(ok: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample 1/(valid weight), 0 where valid neighbours carry under half of it."""
-    den = _remap_linear(ok.astype(np.float32), maps)
-    good = den >= _HALF
-    scale = np.reciprocal(np.maximum(den, np.float32(_HALF)))
+    """Per-sample 1/(valid weight), 0 where valid neighbours carry under half of it.
+
+    The scale is a scratch buffer: use it before the next call.
+    """
+    mask = scratch("weights-mask", ok.shape, np.float32)
+    np.copyto(mask, ok)
+    scale = _remap_linear(mask, maps, scratch("weights", maps[0].shape, np.float32))
+    good = scale >= _HALF
+    np.maximum(scale, np.float32(_HALF), out=scale)
+    np.reciprocal(scale, out=scale)
     scale *= good
     return scale, good
 
 
-def _cast(value: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Float samples to ``dtype`` (rounded for integers); integer ones pass through."""
-    if value.dtype == dtype:
-        return value
-    if dtype.kind in "ui":
-        info = np.iinfo(dtype)
+_CV_INT = {
+    np.dtype(np.uint8): cv2.CV_8U,
+    np.dtype(np.uint16): cv2.CV_16U,
+    np.dtype(np.int16): cv2.CV_16S,
+}
+"""Integer outputs OpenCV's arithmetic writes with ``saturate_cast``: round half to
+even (as ``np.rint``), then clip to the type's range."""
+
+
+def _cast_into(value: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """Float samples into ``plane``'s dtype (rounded and clipped for integers); returns ``plane``.
+
+    Rounds ``value`` in place when ``plane`` is an integer type.
+    """
+    if value is plane:
+        return plane
+    if plane.dtype.kind in "ui" and value.dtype.kind == "f":
+        info = np.iinfo(plane.dtype)
         np.rint(value, out=value)
         np.clip(value, info.min, info.max, out=value)
-    return value.astype(dtype)
+    np.copyto(plane, value, casting="unsafe")
+    return plane

@@ -42,3 +42,19 @@ def test_clear_from_scl(dtype):
     clear = clear_from_scl(scl)
     assert np.flatnonzero(clear).tolist() == [2, 4, 5, 6, 7]
     assert np.flatnonzero(clear_from_scl(scl, snow_is_clear=True)).tolist() == [2, 4, 5, 6, 7, 11]
+
+
+def test_harmonize_writes_into_out_in_place_and_into_views():
+    rng = np.random.default_rng(2)
+    dn = rng.integers(0, 20000, (40, 50)).astype(np.uint16)
+    expected = harmonize_s2(dn, 1000)
+    block = np.zeros((60, 70), dtype=np.uint16)
+    view = block[5:45, 10:60]  # strided rows
+    assert harmonize_s2(dn, 1000, out=view) is view
+    np.testing.assert_array_equal(view, expected)
+    assert block[:5].sum() == 0 and block[:, :10].sum() == 0
+    same = dn.copy()
+    assert harmonize_s2(same, 1000, out=same) is same  # in place
+    np.testing.assert_array_equal(same, expected)
+    with pytest.raises(ValueError, match="uint16"):
+        harmonize_s2(dn, 1000, out=np.zeros((40, 50), np.int32))

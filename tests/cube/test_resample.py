@@ -144,3 +144,91 @@ def test_2x_upsampling_by_resize_equals_remap_at_full_maps(d0, dtype, with_nodat
         took_resize = _zoom2(list(src), list(valid), rows, cols, method, out) is not None
         # d0 = 0 puts the first sample left of the first pixel centre: remap's border
         assert took_resize == (d0 > 0 and (method == "nearest" or not with_nodata))
+
+
+def test_all_valid_window_edges_equal_the_textbook_renormalization():
+    """Every source pixel valid, samples beyond the window's edges: renormalized over the
+    neighbours inside (clamped positions), invalid under half the weight, for float and uint16."""
+    rng = np.random.default_rng(5)
+    data = rng.integers(1, 9000, (2, 20, 24)).astype(np.uint16)
+    valid = np.ones(data.shape, dtype=bool)
+    rows = np.linspace(-0.95, 19.9, 23)
+    cols = np.linspace(-1.6, 23.7, 29)
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    expected, expected_good = _reference_bilinear(data.astype(np.float64), valid, rr, cc)
+    assert 0 < expected_good.sum() < expected_good.size  # both kinds of edge samples occur
+    got, good = resample(data.astype(np.float32), valid, rr, cc, layout="general")
+    np.testing.assert_array_equal(good, expected_good)
+    np.testing.assert_allclose(got[good], expected[good], rtol=1e-4)  # float32 kernel
+    assert (got[~good] == 0).all()
+    got16, good16 = resample(data, valid, rr, cc, layout="general", dtype=np.uint16)
+    np.testing.assert_array_equal(good16, expected_good)
+    assert got16.dtype == np.uint16
+    np.testing.assert_allclose(got16, np.rint(np.where(expected_good, expected, 0)), atol=1)
+    assert (got16[~good16] == 0).all()
+    # the masked path (one invalid pixel no sample touches) gives the same samples
+    masked_valid = valid.copy()
+    masked_valid[:, 10, 12] = False
+    far = (np.abs(rr - 10) > 1.5) | (np.abs(cc - 12) > 1.5)
+    other, other_good = resample(data.astype(np.float32), masked_valid, rr, cc, layout="general")
+    np.testing.assert_array_equal(other_good[:, far], good[:, far])
+    np.testing.assert_allclose(other[:, far], got[:, far], rtol=1e-5)
+
+
+def test_uint16_output_is_the_rounded_float_output():
+    """The masked path's uint16 result (scaled, rounded and saturated in one OpenCV pass)
+    equals the float32 result rounded half to even and clipped."""
+    rng = np.random.default_rng(11)
+    data = rng.integers(0, 65535, (3, 30, 33)).astype(np.uint16)
+    data[0, :2] = 65535  # saturation at the top of the range
+    valid = rng.random(data.shape) > 0.2
+    rr, cc = np.meshgrid(np.linspace(-0.8, 29.5, 31), np.linspace(0.3, 32.9, 37), indexing="ij")
+    as_float, good = resample(data, valid, rr, cc, layout="general")
+    as_uint16, good16 = resample(data, valid, rr, cc, layout="general", dtype=np.uint16)
+    np.testing.assert_array_equal(good16, good)
+    np.testing.assert_array_equal(as_uint16, np.clip(np.rint(as_float), 0, 65535).astype(np.uint16))
+
+
+def _positions(layout):
+    """Sample positions for a 30 x 34 source that exercise each code path."""
+    if layout == "copy":
+        return np.arange(-2, 24, dtype=float), np.arange(3, 31, dtype=float)
+    if layout == "zoom2":  # exact 2x upsampling, inside the window
+        return (1 + np.arange(26) + 0.5) / 2 - 0.5, (1 + np.arange(28) + 0.5) / 2 - 0.5
+    rows, cols = np.linspace(-0.6, 29.4, 26), np.linspace(0.4, 33.8, 28)
+    if layout == "separable":
+        return rows, cols
+    return tuple(np.meshgrid(rows, cols + 0.01 * rows[:, None].mean(), indexing="ij"))
+
+
+@pytest.mark.parametrize("layout", ["copy", "zoom2", "separable", "general"])
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+@pytest.mark.parametrize("nodata", [False, True])
+def test_out_planes_take_the_values_in_place(layout, method, nodata):
+    """``out=`` views of a larger block receive exactly the values a plain call returns."""
+    rng = np.random.default_rng(7)
+    data = rng.integers(1, 6000, (2, 30, 34)).astype(np.uint16)
+    valid = np.ones(data.shape, dtype=bool)
+    if nodata:
+        valid[:, 20:, :9] = False
+        data[~valid] = 0
+    rows, cols = _positions(layout)
+    kind = "copy" if layout == "copy" else "separable" if layout == "zoom2" else layout
+    kwargs = {"layout": kind, "method": method, "dtype": np.uint16}
+    fresh, fresh_good = _resample(list(data), list(valid), rows, cols, **kwargs)
+    h, w = fresh[0].shape
+    block = np.full((3, h + 7, w + 5), 7, dtype=np.uint16)
+    planes = [block[b, 4 : 4 + h, 2 : 2 + w] for b in range(2)]  # strided views
+    values, good = _resample(list(data), list(valid), rows, cols, out=planes, **kwargs)
+    for b in range(2):
+        assert values[b] is planes[b]
+        np.testing.assert_array_equal(planes[b], fresh[b])
+        np.testing.assert_array_equal(good[b], fresh_good[b])
+    assert (block[2] == 7).all() and (block[:, :4] == 7).all() and (block[:, :, :2] == 7).all()
+
+
+def test_out_planes_of_the_wrong_type_are_refused():
+    data = np.ones((1, 4, 4), dtype=np.uint16)
+    rows = cols = np.linspace(0.2, 2.8, 3)
+    with pytest.raises(ValueError, match=r"out\[0\]"):
+        _resample(data, data > 0, rows, cols, layout="separable", out=[np.zeros((3, 3), np.uint16)])
