@@ -157,39 +157,53 @@ def read_s2_block(
     if out is None:
         out = np.empty((nb + 1, h, w), dtype=np.uint16)  # 12 bands, then clear
     refl = out[:nb]
+    if not sources:
+        refl.fill(0)
     scl = np.zeros((h, w), dtype=np.uint8)
     have_scl = False
-    first = True
-    for src in sources:
-        if not first and refl.min() > 0:  # full: later items cannot add anything
-            break
-        # the first item is resampled straight into the block, later ones
-        # into scratch planes that fill only what earlier items left empty
-        dest = list(refl) if first else list(scratch("s2-later", (nb, h, w), np.uint16))
+    for k, src in enumerate(sources):
+        if k == 0:  # resampled straight into the block
+            box = (slice(0, h), slice(0, w))
+            dest = list(refl)
+        else:  # into scratch planes, over the box of what earlier items left empty
+            lowest = np.minimum.reduce(refl, axis=0)
+            if lowest.min() > 0:  # full: later items cannot add anything
+                break
+            box = _bounding_box((lowest == 0) | (scl == 0) if have_scl else lowest == 0)
+            shape = (box[0].stop - box[0].start, box[1].stop - box[1].start)
+            dest = list(scratch("s2-later", (nb, *shape), np.uint16))
+        sub_rows = slice(rows.start + box[0].start, rows.start + box[0].stop)
+        sub_cols = slice(cols.start + box[1].start, cols.start + box[1].stop)
         sampled = _sample_bands(
-            src.bands[:nb], grid, rows, cols, profile, "bilinear", dtype=np.uint16, out=dest
+            src.bands[:nb], grid, sub_rows, sub_cols, profile, "bilinear", np.uint16, dest
         )
         for i, (values, _) in enumerate(sampled):
-            if values is None:
-                if first:
+            if values is None:  # the item misses the box: nothing to add
+                if k == 0:
                     refl[i].fill(0)
                 continue
             harmonize_s2(values, src.dn_offset, out=values)  # resampled DN, 0 where invalid
-            if not first:
-                np.copyto(refl[i], values, where=refl[i] == 0)
+            if k > 0:
+                np.copyto(refl[i][box], values, where=refl[i][box] == 0)
         if src.has_scl:
             have_scl = True
-            ((values, good),) = _sample_bands(src.bands[nb:], grid, rows, cols, profile, "nearest")
+            ((values, good),) = _sample_bands(
+                src.bands[nb:], grid, sub_rows, sub_cols, profile, "nearest"
+            )
             if values is not None:
-                np.copyto(scl, values.astype(np.uint8), where=(scl == 0) & good)
-        first = False
-    if first:  # no items
-        refl.fill(0)
+                np.copyto(scl[box], values.astype(np.uint8), where=(scl[box] == 0) & good)
     clear = np.minimum.reduce(refl, axis=0) != 0  # every band valid
     if have_scl:
         clear &= clear_from_scl(scl, snow_is_clear=snow_is_clear)
     out[nb] = clear
     return out
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """Row and column slices around the True pixels of a 2-D mask (not all False)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
 def read_s1_block(
@@ -241,9 +255,9 @@ def _sample_bands(
     cols: slice,
     profile: Profile,
     method: str,
-    pre=None,  # noqa: ANN001 - optional elementwise transform before resampling
     dtype: type | None = None,
     out: Sequence[np.ndarray] | None = None,
+    pre=None,  # noqa: ANN001 - optional elementwise transform before resampling
 ) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
     """Resample each band onto the block; bands on one grid share one plan.
 
