@@ -34,6 +34,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import dask.array as da
 import numpy as np
 import pystac
@@ -415,9 +416,13 @@ def _plan(
         coarse_rows, coarse_cols = _coarse_positions(
             grid.crs, crs, transform, west + c0 * res, north - r0 * res, res, r1 - r0, c1 - c0
         )
-        # Bilinear interpolation stays within the coarse values: their range is the window's.
-        lo_row, hi_row = np.nanmin(coarse_rows), np.nanmax(coarse_rows)
-        lo_col, hi_col = np.nanmin(coarse_cols), np.nanmax(coarse_cols)
+        # densified relative to an integer base near the window's start (float32
+        # resolves ~1e-4 px there), then the window is the maps' own range
+        base_row, base_col = math.floor(np.nanmin(coarse_rows)), math.floor(np.nanmin(coarse_cols))
+        rows = _densify(coarse_rows - base_row, r1 - r0, c1 - c0)
+        cols = _densify(coarse_cols - base_col, r1 - r0, c1 - c0)
+        lo_row, hi_row = (base_row + v for v in _value_range(rows))
+        lo_col, hi_col = (base_col + v for v in _value_range(cols))
         layout = "general"
     row_lo = max(int(math.floor(lo_row)), 0)
     row_hi = min(int(math.floor(hi_row)) + 2, shape[0])
@@ -426,9 +431,9 @@ def _plan(
     if row_hi <= row_lo or col_hi <= col_lo:
         return None
     window = Window(col_lo, row_lo, col_hi - col_lo, row_hi - row_lo)
-    if layout == "general":
-        rows = _densify(coarse_rows - row_lo, r1 - r0, c1 - c0)
-        cols = _densify(coarse_cols - col_lo, r1 - r0, c1 - c0)
+    if layout == "general":  # relative to the window (whole-pixel shifts)
+        rows -= np.float32(row_lo - base_row)
+        cols -= np.float32(col_lo - base_col)
     else:
         rows, cols = rows - row_lo, cols - col_lo
         if _unit_steps(rows) and _unit_steps(cols):
@@ -464,6 +469,9 @@ _COARSE = 16
 """Exact CRS transforms every 16 px, bilinear in between: UTM-to-UTM maps are
 smooth enough that this is exact to far below a millimetre, and 256x cheaper."""
 
+_ZOOM = np.array([[1 / _COARSE, 0, 0], [0, 1 / _COARSE, 0]])
+"""Inverse affine map from a block's pixels to its knot grid (see :func:`_densify`)."""
+
 
 @functools.lru_cache(maxsize=64)
 def _coarse_positions(
@@ -489,38 +497,38 @@ def _coarse_positions(
 
 
 def _knots(n: int) -> np.ndarray:
-    """Every 16th of n pixels, and the last."""
-    return np.unique(np.r_[np.arange(0, n, _COARSE), n - 1])
+    """Every 16th pixel of n, through the first at or beyond the last pixel.
+
+    Evenly spaced, so that :func:`_densify` is one ``warpAffine``; the last
+    knot may lie up to 15 px past the block (the transform is defined there).
+    """
+    return np.arange(0, n - 1 + _COARSE, _COARSE)
 
 
 def _densify(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
     """Bilinear interpolation of values at the knots of (h, w) to all of it, float32.
 
-    Separable: along rows on the small coarse grid, then along columns at
-    full size (two gathers and a blend). No matrix product: BLAS would start
-    threads that keep spinning after the call and compete with the reading
-    threads for the cores. Positions relative to the window stay below a
-    few thousand pixels, where float32 resolves ~1e-4 px.
+    OpenCV's ``warpAffine`` at a 1/16 scale: pixel j falls at knot position
+    j/16, whose fraction (a multiple of 1/16) its fixed-point coordinates
+    (1/32 steps) and interpolation table represent exactly; ~8x faster than
+    two numpy gathers and a blend, with no temporaries. Values should be
+    relative (a few thousand pixels at most), where float32 resolves ~1e-4 px.
     """
-    r0, r1, t = _lerp(h)
-    tall = (coarse[r0] * (1 - t)[:, None] + coarse[r1] * t[:, None]).astype(np.float32)
-    c0, c1, u = _lerp(w)
-    u = u.astype(np.float32)
-    out = np.ascontiguousarray(tall[:, c0])  # a column gather comes out F-ordered
-    out *= 1 - u
-    out += tall[:, c1] * u
-    return out
+    return cv2.warpAffine(
+        np.ascontiguousarray(coarse, dtype=np.float32),
+        _ZOOM,
+        (w, h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
-@functools.lru_cache(maxsize=16)
-def _lerp(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For pixels 0..n-1: the knots around each (indices) and the fraction between them."""
-    knots = _knots(n)
-    pos = np.arange(n)
-    lo = np.clip(np.searchsorted(knots, pos, side="right") - 1, 0, max(len(knots) - 2, 0))
-    hi = np.minimum(lo + 1, len(knots) - 1)
-    span = np.maximum(knots[hi] - knots[lo], 1)
-    return lo, hi, (pos - knots[lo]) / span
+def _value_range(values: np.ndarray) -> tuple[float, float]:
+    """(min, max) of a float32 map, ignoring NaN (positions outside a CRS's domain)."""
+    low, high, _, _ = cv2.minMaxLoc(values)  # fast, but NaN-unaware
+    if np.isfinite(low) and np.isfinite(high) and not np.isnan(values).any():
+        return low, high
+    return float(np.nanmin(values)), float(np.nanmax(values))
 
 
 @functools.lru_cache(maxsize=32)

@@ -13,7 +13,14 @@ from affine import Affine
 from pyproj import Transformer
 
 from geomm.cube._grid import CubeGrid
-from geomm.cube._read import BandSource, ItemSource, _plan, _read_chunks, mosaic_order
+from geomm.cube._read import (
+    BandSource,
+    ItemSource,
+    _plan,
+    _read_chunks,
+    _value_range,
+    mosaic_order,
+)
 
 # A cube in UTM 33 just east of 12 E, and a 20 m S2-like grid in UTM 32 over it.
 GRID = CubeGrid(
@@ -45,9 +52,16 @@ def test_cross_zone_positions_equal_the_exact_transform(block):
     exact_rows = inv.d * sx + inv.e * sy + inv.f - 0.5 - window.row_off
     np.testing.assert_allclose(cols, exact_cols, atol=1e-3, rtol=0)
     np.testing.assert_allclose(rows, exact_rows, atol=1e-3, rtol=0)
-    # the window holds every sample and its bilinear neighbours
-    assert rows.min() >= 0 and cols.min() >= 0
-    assert rows.max() + 1 <= window.height and cols.max() + 1 <= window.width
+    # the window holds every sample and its bilinear neighbours, and no more
+    assert 0 <= rows.min() < 1 and 0 <= cols.min() < 1
+    assert window.height - 2 <= rows.max() < window.height - 1
+    assert window.width - 2 <= cols.max() < window.width - 1
+
+
+def test_map_ranges_ignore_positions_outside_a_crs_domain():
+    values = np.array([[5.0, np.nan], [2.5, 7.0]], dtype=np.float32)
+    assert _value_range(values) == (2.5, 7.0)
+    assert _value_range(values[:, :1].copy()) == (2.5, 5.0)
 
 
 def _item(item_id: str, crs: str) -> ItemSource:
