@@ -722,18 +722,19 @@ def profile_geomm(args: argparse.Namespace) -> None:
         "read_s1_block": "S1 mosaic + dB (numpy)",
         "_read_window": "nodata masks",
         "_sample_bands": "band grouping",
-        "_plan": "sampling plans (cached per source grid and chunk)",
+        "_plan": "sampling plans (cached per source grid and task)",
         "_coarse_positions": "sample positions across zones (pyproj)",
     }
     kernels = {
-        "_bilinear": "resample: bilinear (OpenCV remap, nodata weights)",
+        "_bilinear": "resample: bilinear, nodata in the window (remap, weights)",
+        "_bilinear_valid": "resample: bilinear, all valid (remap, tile-edge fix-up)",
         "_zoom2": "resample: exact 2x (OpenCV resize)",
         "_nearest": "resample: nearest (SCL)",
         "_copy": "resample: window copy",
     }
     saved = []
-    if _read is not None and hasattr(_read, "_plan"):
-        _read._plan.cache_clear()  # plans computed in the timed run too
+    if _read is not None and hasattr(_read, "_PLANS"):
+        _read._PLANS.clear()  # plans computed in the timed run too
     from geomm.cube import _store
 
     writes = {"_write_chunks": "Zarr chunk writes (contiguous copy, wait for encode)"}

@@ -47,10 +47,11 @@ class CubeConfig:
     """Zarr chunk edge in chips (8 x 120 px = 960 px: ~22 MB of S2 per chunk)."""
     task_chunks: int = 2
     """Dask chunk edge in Zarr chunks: one task reads ``task_chunks`` x
-    ``task_chunks`` chunks of one acquisition, chunk by chunk, so neighbouring
-    chunks share decoded COG tiles (a third less decoding at the defaults)
-    while every array stays chunk-sized. It is also the unit a resumed run
-    redoes."""
+    ``task_chunks`` chunks of one acquisition at once, so COG tiles that
+    straddle chunks are decoded once (a third less decoding than chunk by
+    chunk at the defaults); its work arrays are task-sized. It is also the
+    unit a resumed run redoes, and a store resumes only with the chunking it
+    began with (warped values may differ by rounding between chunkings)."""
     pairing: PairingRule = field(default_factory=PairingRule)
     """How S1 passes are matched to S2 acquisitions."""
     load: LoadOptions = field(default_factory=LoadOptions)

@@ -13,11 +13,12 @@ sources here need no general warp at all:
 so only the first is free of resampling, and the others' sample positions
 are exact affine ones; sources from another UTM zone need a CRS transform,
 computed every 16 px and interpolated. Either way the positions are
-computed once per source grid and Zarr chunk and shared by every band and
-date, and OpenCV's ``remap`` samples them (:mod:`geomm.cube._resample`). A
-task reads its Zarr chunks one after another on one thread, so COG tiles
-that straddle chunks are decoded once. Radiometry (baseline offset, dB) is
-applied per item, before mosaicking, because it is a property of the item.
+computed once per source grid and task and shared by every band (and by
+later dates while cached), and OpenCV's ``remap`` samples them
+(:mod:`geomm.cube._resample`). A task covers several Zarr chunks and reads
+each band's window once, so COG tiles that straddle chunks are decoded once.
+Radiometry (baseline offset, dB) is applied per item, before mosaicking,
+because it is a property of the item.
 
 Tasks carry plain data (hrefs, grids, offsets) and sign hrefs right before
 reading, so they pickle to Dask workers and survive long jobs.
@@ -165,27 +166,38 @@ def read_s2_block(
     for k, src in enumerate(sources):
         if k == 0:  # resampled straight into the block
             box = (slice(0, h), slice(0, w))
-            dest = list(refl)
         else:  # into scratch planes, over the box of what earlier items left empty
             lowest = np.minimum.reduce(refl, axis=0)
             if lowest.min() > 0:  # full: later items cannot add anything
                 break
             box = _bounding_box((lowest == 0) | (scl == 0) if have_scl else lowest == 0)
-            shape = (box[0].stop - box[0].start, box[1].stop - box[1].start)
-            dest = list(scratch("s2-later", (nb, *shape), np.uint16))
+        shape = (box[0].stop - box[0].start, box[1].stop - box[1].start)
         sub_rows = slice(rows.start + box[0].start, rows.start + box[0].stop)
         sub_cols = slice(cols.start + box[1].start, cols.start + box[1].stop)
-        sampled = _sample_bands(
-            src.bands[:nb], grid, sub_rows, sub_cols, profile, "bilinear", np.uint16, dest
-        )
-        for i, (values, _) in enumerate(sampled):
-            if values is None:  # the item misses the box: nothing to add
-                if k == 0:
-                    refl[i].fill(0)
-                continue
-            harmonize_s2(values, src.dn_offset, out=values)  # resampled DN, 0 where invalid
-            if k > 0:
-                np.copyto(refl[i][box], values, where=refl[i][box] == 0)
+        for group in _grid_groups(src.bands[:nb]):  # one source grid at a time: less scratch
+            dest = (
+                [refl[i] for i in group]
+                if k == 0
+                else list(scratch("s2-later", (len(group), *shape), np.uint16))
+            )
+            sampled = _sample_bands(
+                [src.bands[i] for i in group],
+                grid,
+                sub_rows,
+                sub_cols,
+                profile,
+                "bilinear",
+                np.uint16,
+                dest,
+            )
+            for i, (values, _) in zip(group, sampled, strict=True):
+                if values is None:  # the item misses the box: nothing to add
+                    if k == 0:
+                        refl[i].fill(0)
+                    continue
+                harmonize_s2(values, src.dn_offset, out=values)  # resampled DN, 0 if invalid
+                if k > 0:
+                    np.copyto(refl[i][box], values, where=refl[i][box] == 0)
         if src.has_scl:
             have_scl = True
             ((values, good),) = _sample_bands(
@@ -270,10 +282,12 @@ def _sample_bands(
     source does not overlap the block.
     """
     result: list[tuple[np.ndarray | None, np.ndarray | None]] = [(None, None)] * len(bands)
-    by_grid: dict[tuple, list[int]] = {}
-    for i, band in enumerate(bands):
-        by_grid.setdefault((band.crs, band.transform, band.shape), []).append(i)
-    for (crs, transform, shape), members in by_grid.items():
+    for members in _grid_groups(bands):
+        crs, transform, shape = (
+            bands[members[0]].crs,
+            bands[members[0]].transform,
+            bands[members[0]].shape,
+        )
         plan = _plan(crs, transform, shape, grid, rows.start, rows.stop, cols.start, cols.stop)
         if plan is None:
             continue
@@ -296,6 +310,14 @@ def _sample_bands(
         for k, i in enumerate(members):
             result[i] = (values[k], good[k])
     return result
+
+
+def _grid_groups(bands: Sequence[BandSource]) -> list[list[int]]:
+    """Indices of the bands on each source grid (CRS, transform, shape), in band order."""
+    groups: dict[tuple, list[int]] = {}
+    for i, band in enumerate(bands):
+        groups.setdefault((band.crs, band.transform, band.shape), []).append(i)
+    return list(groups.values())
 
 
 def _read_window(
@@ -350,7 +372,12 @@ def _handle_budget() -> int:
 
 
 _MAX_HANDLES = _handle_budget()
-_GDAL_CACHE_MB = 256
+_GDAL_CACHE_MB = 32
+"""GDAL's cache of decoded COG tiles, per process. A task reads each window
+once (:func:`_read_task`), so the cache only needs the tiles of the reads in
+flight; a small one recycles its blocks, while a large one keeps touching
+fresh memory (page faults cost more here than the decoding they save:
+docs/benchmarks.md)."""
 
 
 def _open(href: str) -> rasterio.DatasetReader:
@@ -385,7 +412,47 @@ def _forget(href: str) -> None:
         cache.pop(href).close()
 
 
-@functools.lru_cache(maxsize=24)
+class _PlanCache:
+    """Plans by key, the least recently used dropped beyond a byte budget; thread-safe.
+
+    Bounded by bytes, not by count: a plan's maps grow with the task's area.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._plans: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._plans.clear()
+            self._bytes = 0
+
+    def get(self, key: tuple, make):  # noqa: ANN001, ANN201 - make() -> plan
+        with self._lock:
+            if key in self._plans:
+                self._plans.move_to_end(key)
+                return self._plans[key][0]
+        plan = make()  # outside the lock: another thread may make the same plan meanwhile
+        size = 0 if plan is None else plan[1].nbytes + plan[2].nbytes
+        with self._lock:
+            if key not in self._plans:
+                self._plans[key] = (plan, size)
+                self._bytes += size
+                while self._bytes > self.budget and len(self._plans) > 1:
+                    _, (_, freed) = self._plans.popitem(last=False)
+                    self._bytes -= freed
+        return plan
+
+
+_PLANS = _PlanCache(64 * 2**20)
+"""A few task-sized warped grids (23 MB of maps each at 1680 px): a plan serves
+every band of its grid in one task and is reused by later dates while it
+fits. Densifying a plan's maps again costs ~5 ms, so a larger budget buys
+little and costs memory that grows with the task (docs/benchmarks.md)."""
+
+
 def _plan(
     crs: str,
     transform: tuple[float, ...],
@@ -398,11 +465,16 @@ def _plan(
 ):  # noqa: ANN202 - (Window, rows, cols, layout) | None
     """Which source window a block needs and where its pixel centres fall in it.
 
-    Cached: the bands of a tile on one grid, and that tile on every date,
-    share one plan per block. Positions are relative to the window: float32
-    maps (7 MB per 960 px block), or 1-D for window copies and exact 2x
-    upsampling.
+    Cached (:data:`_PLANS`): the bands of a tile on one grid, and that tile
+    on every date, share one plan per block. Positions are relative to the
+    window: float32 maps (8 bytes per pixel of the block), or 1-D for window
+    copies and exact 2x upsampling.
     """
+    key = (crs, transform, shape, grid, r0, r1, c0, c1)
+    return _PLANS.get(key, lambda: _make_plan(*key))
+
+
+def _make_plan(crs, transform, shape, grid, r0, r1, c0, c1):  # noqa: ANN001, ANN202
     west, _, _, north = grid.bounds
     res = grid.resolution
     src = Affine(*transform)
@@ -592,7 +664,7 @@ def s2_array(
     """Lazy (time, 13, y, x) uint16: 12 harmonized bands + clear.
 
     One task per acquisition and ``task_chunks`` x ``task_chunks`` chunks
-    (see :func:`_read_chunks`).
+    (see :func:`_read_task`).
     """
     return _array(
         "geomm-s2",
@@ -633,11 +705,10 @@ def _array(prefix: str, planes: list, grid: CubeGrid, task_chunks: int, *, layer
         for iy, (y0, y1) in enumerate(ys):
             for ix, (x0, x1) in enumerate(xs):
                 dsk[(name, t, 0, iy, ix)] = (
-                    _read_chunks,
+                    _read_task,
                     func,
                     args,
                     kwargs,
-                    grid.chunk_px,
                     slice(y0, y1),
                     slice(x0, x1),
                     (layers, np.dtype(dtype).str),
@@ -652,34 +723,25 @@ def _array(prefix: str, planes: list, grid: CubeGrid, task_chunks: int, *, layer
     return da.Array(graph, name, chunks, dtype=dtype)
 
 
-def _read_chunks(
-    func, args, kwargs: dict, step: int, rows: slice, cols: slice, out_spec
-) -> np.ndarray:  # noqa: ANN001
-    """Run ``func`` chunk by chunk (``step`` px) over a task's rows and cols.
+def _read_task(func, args, kwargs: dict, rows: slice, cols: slice, out_spec) -> np.ndarray:  # noqa: ANN001
+    """Run ``func`` once over a task's rows and cols (several Zarr chunks).
 
-    One task covers several chunks so that they are read on one thread, one
-    after another, through the same dataset handles: GDAL then decodes each
-    COG tile once and serves it from its block cache to the neighbouring
-    chunk (cube chunks and COG tiles do not line up), which saves about a third
-    of the decoding at 960 px chunks; and the arrays each step allocates stay
-    chunk-sized. GDAL's cache is bounded (its default is 5% of RAM), so the
-    pipeline keeps streaming: peak memory does not grow with the AOI.
+    One call per task, not per Zarr chunk: each band's COG window is read
+    once, so tiles that straddle Zarr chunks (cube chunks and COG tiles do
+    not line up) are decoded once (a third less decoding at 960 px chunks
+    than chunk by chunk), and every kernel runs once per band. Work arrays
+    are task-sized scratch buffers, reused across bands, items and passes
+    (:mod:`geomm.cube._scratch`). GDAL's tile cache only holds the tiles of
+    the read in progress, so it is kept small: it then recycles its memory
+    instead of touching fresh pages (see ``_GDAL_CACHE_MB``).
     """
     layers, dtype = out_spec
-    out = np.empty((1, layers, rows.stop - rows.start, cols.stop - cols.start), dtype=dtype)
+    out = np.empty((layers, rows.stop - rows.start, cols.stop - cols.start), dtype=dtype)
     # rasterio takes GDAL_CACHEMAX as an integer in bytes (GDAL's own "256"
     # would mean megabytes; through rasterio it means 256 bytes: no cache).
     with Env(GDAL_CACHEMAX=_GDAL_CACHE_MB * 2**20), scratch_pool():
-        for y0, y1 in _chunk_edges(rows.stop - rows.start, step):
-            for x0, x1 in _chunk_edges(cols.stop - cols.start, step):
-                func(
-                    *args,
-                    slice(rows.start + y0, rows.start + y1),
-                    slice(cols.start + x0, cols.start + x1),
-                    **kwargs,
-                    out=out[0, :, y0:y1, x0:x1],
-                )
-    return out
+        func(*args, rows, cols, **kwargs, out=out)
+    return out[None]
 
 
 def _chunk_edges(size: int, step: int) -> list[tuple[int, int]]:

@@ -324,13 +324,15 @@ def _fingerprint(ds: xr.Dataset) -> str:
     """Hash of what defines the cube: grid, times, pairing, attributes.
 
     Pixel values are not hashed (they are what is being written); everything
-    that decides them is: coordinates, per-time pair variables, the shapes and
-    types of the pixel variables, and the provenance attributes.
+    that decides them is: coordinates, per-time pair variables, the shapes,
+    types and Dask chunks of the pixel variables, and the provenance attributes.
     """
     h = hashlib.sha256()
     for name in sorted(map(str, ds.variables)):
         var = ds[name]
-        h.update(f"{name}{var.dims}{var.dtype}{var.shape}".encode())
+        # Dask chunks too: the reader's tasks decide where warped positions are
+        # interpolated from (values may differ by rounding between chunkings)
+        h.update(f"{name}{var.dims}{var.dtype}{var.shape}{var.chunks}".encode())
         if not ({"y", "x"} & set(var.dims)) or var.ndim == 1:
             h.update(np.asarray(var.values).astype(str).tobytes())
     h.update(json.dumps({k: str(v) for k, v in sorted(ds.attrs.items())}).encode())

@@ -178,7 +178,9 @@ def test_lazy_and_loaded_cubes_give_the_same_blocks_and_values(built, store):
 
 
 def test_blocks_of_a_lazy_cube_follow_its_dask_chunks(sample_catalog, store):
-    """task_chunks=2: Dask chunks (and so blocks) of 2 x 2 Zarr chunks, same chips and values."""
+    """task_chunks=2: Dask chunks (and so blocks) of 2 x 2 Zarr chunks, same chips; values
+    equal up to rounding (a task reads its whole area at once, so warped sample positions are
+    interpolated from knots of another block: they move by ~1e-4 px)."""
     aoi = read_aoi(sample_aoi_path())
     found = search(sample_catalog, aoi=aoi, start="2024-06-01", end="2024-06-12")
     config = CubeConfig(chunk_chips=2, task_chunks=2)
@@ -193,8 +195,10 @@ def test_blocks_of_a_lazy_cube_follow_its_dask_chunks(sample_catalog, store):
     )
     for block in big:
         got, want = read_block(lazy, block), read_block(stored, block)
-        np.testing.assert_array_equal(got.s2, want.s2)
-        np.testing.assert_array_equal(got.s1, want.s1)
+        s2_diff = np.abs(got.s2.astype(np.int32) - want.s2)
+        assert s2_diff.max() <= 1 and (s2_diff > 0).mean() < 1e-3
+        np.testing.assert_array_equal(np.isnan(got.s1), np.isnan(want.s1))
+        np.testing.assert_allclose(got.s1, want.s1, rtol=0, atol=0.01)  # dB
 
 
 def test_read_block_from_store_opens_once_per_process(store):

@@ -17,10 +17,12 @@ from geomm.cube._read import (
     BandSource,
     ItemSource,
     _plan,
-    _read_chunks,
+    _PlanCache,
+    _read_task,
     _value_range,
     mosaic_order,
 )
+from geomm.cube._scratch import scratch
 
 # A cube in UTM 33 just east of 12 E, and a 20 m S2-like grid in UTM 32 over it.
 GRID = CubeGrid(
@@ -91,20 +93,39 @@ def _gdal_cache_max() -> int:
     return lib.GDALGetCacheMax64()
 
 
-def test_reading_tasks_give_gdal_a_tile_cache_of_256_mb():
-    """rasterio reads GDAL_CACHEMAX as bytes: 256 would be a 256-byte cache (no caching)."""
+def test_a_reading_task_is_one_call_with_a_small_gdal_cache_and_a_scratch_pool():
+    """rasterio reads GDAL_CACHEMAX as bytes: 32 would be a 32-byte cache (no caching)."""
     seen = []
 
     def probe(rows: slice, cols: slice, out: np.ndarray) -> np.ndarray:
-        seen.append(_gdal_cache_max())
+        seen.append((rows, cols, _gdal_cache_max()))
+        a, b = scratch("probe", (4,), np.uint8), scratch("probe", (4,), np.uint8)
+        assert np.shares_memory(a, b)  # pooled for the task
         out[:] = rows.start + cols.start
         return out
 
-    out = _read_chunks(probe, (), {}, 4, slice(0, 8), slice(0, 6), (1, "|u1"))
-    assert out.shape == (1, 1, 8, 6)
-    assert len(seen) == 4  # chunk by chunk: 2 x 2 chunks of 4 px, each in its place
-    np.testing.assert_array_equal(out[0, 0, ::4, ::4], [[0, 4], [4, 8]])
-    assert seen == [256 * 2**20] * 4
+    out = _read_task(probe, (), {}, slice(2, 10), slice(1, 7), (1, "|u1"))
+    assert out.shape == (1, 1, 8, 6) and (out == 3).all()
+    assert seen == [(slice(2, 10), slice(1, 7), 32 * 2**20)]
+
+
+def test_the_plan_cache_is_bounded_by_bytes():
+    cache = _PlanCache(budget=100)
+    made = []
+
+    def plan(n: int):  # noqa: ANN202
+        made.append(n)
+        return None, np.zeros(n, np.uint8), np.zeros(n, np.uint8), "general"
+
+    cache.get("a", lambda: plan(30))  # 60 bytes
+    cache.get("b", lambda: plan(20))  # 100 bytes: at the budget
+    assert cache.get("a", lambda: plan(30))[1].size == 30 and made == [30, 20]  # a hit
+    cache.get("c", lambda: plan(10))  # over budget: b, the least recent, goes
+    cache.get("b", lambda: plan(20))
+    assert made == [30, 20, 10, 20]
+    cache.get("huge", lambda: plan(500))  # alone over the budget: kept, all else dropped
+    assert cache.get("huge", lambda: plan(500)) is not None and made[-1] == 500
+    assert len(made) == 5
 
 
 def test_plans_hold_maps_that_opencv_takes_without_a_copy():

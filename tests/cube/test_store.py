@@ -192,3 +192,19 @@ def test_misaligned_dask_chunks_fall_back_to_xarray_and_its_safety_check(small_c
     cube = small_cube.chunk({"y": (100, 380), "x": 240})  # 100 px: inside a Zarr chunk
     with pytest.raises(ValueError, match="overlap multiple Dask chunks"):
         write_cube(cube, tmp_path / "c.zarr")
+
+
+def test_resume_refuses_another_dask_chunking(small_cube, tmp_path):
+    """The reader's tasks follow the Dask chunks, and warped values may differ by rounding
+    between chunkings: an interrupted store resumes only with the chunking it began with."""
+    path = tmp_path / "c.zarr"
+
+    def stop_at_first(block):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_cube(small_cube, path, progress=stop_at_first)
+    rechunked = small_cube.chunk({"y": 480, "x": 480})
+    with pytest.raises(CubeStoreError, match="different scenes, grid or options"):
+        write_cube(rechunked, path, resume=True)
+    assert write_cube(small_cube, path, resume=True).blocks_skipped == 1
