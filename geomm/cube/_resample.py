@@ -130,45 +130,59 @@ def _zoom2(data, valid, rows, cols, method, dtype, out=None):  # noqa: ANN001, A
     """Exact 2x upsampling where positions are ``(d0 + j + 0.5) / 2 - 0.5``, else None.
 
     That is OpenCV's ``resize`` convention (pixel centres, half-pixel phase)
-    shifted by a whole output pixel ``d0``, which is where 10 m pixel centres
-    fall on a 20 m grid that shares its corners. Bilinear only when all
-    samples are inside the window and every pixel is valid (no
-    renormalization needed); nearest always (it copies values and masks).
+    shifted by ``d0`` output pixels, which is where 10 m pixel centres fall
+    on a 20 m grid that shares their corners. Output pixels off the window's
+    2x grid (a tile's edge inside the block) are invalid and 0: their
+    nearest source pixel is outside, and their valid neighbours carry a
+    quarter of the weight; the outermost ones on it carry three quarters,
+    and ``resize`` clamps them to the edge pixel, which is the renormalized
+    value. Bilinear only when every pixel is valid (no renormalization
+    inside); nearest always (it copies values and masks).
     """
     d0_rows, d0_cols = _half_phase(rows), _half_phase(cols)
     if d0_rows is None or d0_cols is None:
         return None
     h, w = data[0].shape
-    interior = rows[0] >= 0 and rows[-1] <= h - 1 and cols[0] >= 0 and cols[-1] <= w - 1
-    crop = (slice(d0_rows, d0_rows + len(rows)), slice(d0_cols, d0_cols + len(cols)))
-    shape = (len(rows), len(cols))
-    if method == "nearest":  # the source pixel of output m is m // 2
-        if not interior:
-            return None
-        values, goods = [], []
-        for b, (band, ok) in enumerate(zip(data, valid, strict=True)):
-            value = _plane(out, b, shape, band.dtype)
-            value[...] = _repeat2(band)[crop]
-            good = _repeat2(ok)[crop]
-            value[~good] = 0
-            values.append(value)
-            goods.append(good)
-        return values, goods
-    dtype = np.dtype(dtype or np.float32)
-    if not interior or not all(ok.all() for ok in valid):
+    if method != "nearest" and not all(ok.all() for ok in valid):
         return None
-    values = []
-    for b, band in enumerate(data):
-        src = _remappable(band, dtype)
-        zoomed = cv2.resize(
-            src,
-            (2 * w, 2 * h),
-            dst=scratch("zoom2", (2 * h, 2 * w), src.dtype),
-            interpolation=cv2.INTER_LINEAR,
-        )
-        values.append(_cast_into(zoomed[crop], _plane(out, b, shape, dtype)))
-    good = np.ones(shape, dtype=bool)
-    return values, [good] * len(values)
+    shape = (len(rows), len(cols))
+    ra, rb = _on_window(d0_rows, shape[0], 2 * h)
+    ca, cb = _on_window(d0_cols, shape[1], 2 * w)
+    inner = (slice(ra, rb), slice(ca, cb))
+    crop = (slice(d0_rows + ra, d0_rows + rb), slice(d0_cols + ca, d0_cols + cb))
+    partial = (ra, rb, ca, cb) != (0, shape[0], 0, shape[1])
+    values, goods = [], []
+    for b, (band, ok) in enumerate(zip(data, valid, strict=True)):
+        kind = band.dtype if method == "nearest" else np.dtype(dtype or np.float32)
+        value = _plane(out, b, shape, kind)
+        if partial:
+            value.fill(0)
+        if rb > ra and cb > ca:
+            if method == "nearest":  # the source pixel of output m is m // 2
+                value[inner] = _repeat2(band)[crop]
+            else:
+                src = _remappable(band, kind)
+                zoomed = cv2.resize(
+                    src,
+                    (2 * w, 2 * h),
+                    dst=scratch("zoom2", (2 * h, 2 * w), src.dtype),
+                    interpolation=cv2.INTER_LINEAR,
+                )
+                _cast_into(zoomed[crop], value[inner])
+        if method == "nearest" or b == 0:
+            good = np.zeros(shape, dtype=bool)
+            good[inner] = _repeat2(ok)[crop] if method == "nearest" else True
+            if method == "nearest":
+                value[~good] = 0
+        values.append(value)
+        goods.append(good)
+    return values, goods
+
+
+def _on_window(d0: int, n: int, size: int) -> tuple[int, int]:
+    """Output range [a, b) of n samples at 2x-grid offset d0 that lie on a 2x grid of ``size``."""
+    a = min(max(0, -d0), n)
+    return a, max(a, min(n, size - d0))
 
 
 def upsamples_by_2(rows: np.ndarray, cols: np.ndarray) -> bool:
@@ -177,10 +191,13 @@ def upsamples_by_2(rows: np.ndarray, cols: np.ndarray) -> bool:
 
 
 def _half_phase(pos: np.ndarray) -> int | None:
-    """``d0`` if 1-D positions are ``(d0 + j + 0.5) / 2 - 0.5`` (j = 0, 1, ...), else None."""
+    """``d0`` if 1-D positions are ``(d0 + j + 0.5) / 2 - 0.5`` (j = 0, 1, ...), else None.
+
+    ``d0`` may be negative: the first samples then lie before the window.
+    """
     pos = np.asarray(pos, dtype=np.float64)
     d0 = 2 * pos[0] + 0.5
-    if pos.size < 2 or d0 < 0 or abs(d0 - round(d0)) > 1e-6:
+    if pos.size < 2 or abs(d0 - round(d0)) > 1e-6:
         return None
     d0 = int(round(d0))
     if not np.allclose(pos, (d0 + np.arange(pos.size) + 0.5) / 2 - 0.5, rtol=0, atol=1e-6):

@@ -119,19 +119,20 @@ def test_nearest_picks_the_closest_pixel():
     assert values[0].tolist() == [[2, 3]]
 
 
-@pytest.mark.parametrize("d0", [0, 1, 3])
+@pytest.mark.parametrize("d0", [-3, 0, 1, 3])
 @pytest.mark.parametrize("dtype", [np.uint16, np.float32])
 @pytest.mark.parametrize("with_nodata", [False, True])
 def test_2x_upsampling_by_resize_equals_remap_at_full_maps(d0, dtype, with_nodata):
-    """The resize fast path (a 20 m grid under a 10 m one) is bit-identical to remap."""
-    rng = np.random.default_rng(d0)
+    """The resize fast path (a 20 m grid under a 10 m one) is bit-identical to remap, also
+    where samples run off the window (d0 < 0 at the start, long spans at the end)."""
+    rng = np.random.default_rng(d0 + 3)
     src = rng.integers(1, 6000, (2, 41, 37)).astype(dtype)
     valid = np.ones(src.shape, dtype=bool)
     if with_nodata:  # a nodata corner: the fast path declines, the general one decides
         valid[:, :5, :7] = False
         src[~valid] = 0
-    rows = (d0 + np.arange(60) + 0.5) / 2 - 0.5
-    cols = (d0 + np.arange(50) + 0.5) / 2 - 0.5
+    rows = (d0 + np.arange(90) + 0.5) / 2 - 0.5  # up to ~44 on 41 rows
+    cols = (d0 + np.arange(80) + 0.5) / 2 - 0.5  # up to ~39 on 37 columns
     full_rows, full_cols = np.meshgrid(rows, cols, indexing="ij")
     out = np.uint16 if dtype == np.uint16 else None
     for method in ("bilinear", "nearest"):
@@ -142,8 +143,8 @@ def test_2x_upsampling_by_resize_equals_remap_at_full_maps(d0, dtype, with_nodat
         np.testing.assert_array_equal(fast[0], general[0])
         np.testing.assert_array_equal(fast[1], general[1])
         took_resize = _zoom2(list(src), list(valid), rows, cols, method, out) is not None
-        # d0 = 0 puts the first sample left of the first pixel centre: remap's border
-        assert took_resize == (d0 > 0 and (method == "nearest" or not with_nodata))
+        assert took_resize == (method == "nearest" or not with_nodata)
+        assert not fast[1][0, -1].any() and not fast[1][0, :, -1].any()  # off the window
 
 
 def test_all_valid_window_edges_equal_the_textbook_renormalization():
