@@ -283,12 +283,17 @@ def _sample_bands(
     """
     result: list[tuple[np.ndarray | None, np.ndarray | None]] = [(None, None)] * len(bands)
     for members in _grid_groups(bands):
-        crs, transform, shape = (
-            bands[members[0]].crs,
-            bands[members[0]].transform,
-            bands[members[0]].shape,
+        first = bands[members[0]]
+        plan = _plan(
+            first.crs,
+            first.transform,
+            first.shape,
+            grid,
+            rows.start,
+            rows.stop,
+            cols.start,
+            cols.stop,
         )
-        plan = _plan(crs, transform, shape, grid, rows.start, rows.stop, cols.start, cols.stop)
         if plan is None:
             continue
         window, src_rows, src_cols, layout = plan
@@ -730,15 +735,15 @@ def _read_task(func, args, kwargs: dict, rows: slice, cols: slice, out_spec) -> 
     once, so tiles that straddle Zarr chunks (cube chunks and COG tiles do
     not line up) are decoded once (a third less decoding at 960 px chunks
     than chunk by chunk), and every kernel runs once per band. Work arrays
-    are task-sized scratch buffers, reused across bands, items and passes
+    are task-sized scratch buffers, reused across the task's bands and items
     (:mod:`geomm.cube._scratch`). GDAL's tile cache only holds the tiles of
     the read in progress, so it is kept small: it then recycles its memory
     instead of touching fresh pages (see ``_GDAL_CACHE_MB``).
     """
     layers, dtype = out_spec
     out = np.empty((layers, rows.stop - rows.start, cols.stop - cols.start), dtype=dtype)
-    # rasterio takes GDAL_CACHEMAX as an integer in bytes (GDAL's own "256"
-    # would mean megabytes; through rasterio it means 256 bytes: no cache).
+    # rasterio takes GDAL_CACHEMAX as an integer in bytes (GDAL's own "32"
+    # would mean megabytes; through rasterio it means 32 bytes: no cache).
     with Env(GDAL_CACHEMAX=_GDAL_CACHE_MB * 2**20), scratch_pool():
         func(*args, rows, cols, **kwargs, out=out)
     return out[None]
