@@ -311,7 +311,10 @@ def _write_chunks(values: np.ndarray, array: zarr.Array, origin: tuple[int, ...]
             for i, c, n in zip(index, array.chunks, values.shape, strict=True)
         )
         target = tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, local, strict=True))
-        array[target] = np.ascontiguousarray(values[local])
+        chunk = values[local]
+        if chunk.shape == tuple(array.chunks):
+            chunk = np.ascontiguousarray(chunk)  # else Zarr pads it into a new chunk itself
+        array[target] = chunk
 
 
 def _mark_complete(path: Path) -> None:
