@@ -174,7 +174,10 @@ def read_s2_block(
         shape = (box[0].stop - box[0].start, box[1].stop - box[1].start)
         sub_rows = slice(rows.start + box[0].start, rows.start + box[0].stop)
         sub_cols = slice(cols.start + box[1].start, cols.start + box[1].stop)
-        for group in _grid_groups(src.bands[:nb]):  # one source grid at a time: less scratch
+        groups = _grid_groups(src.bands[:nb])  # one source grid at a time
+        if k > 0:  # and at most 3 bands of it into scratch: less memory per task
+            groups = [g[j : j + 3] for g in groups for j in range(0, len(g), 3)]
+        for group in groups:
             dest = (
                 [refl[i] for i in group]
                 if k == 0
@@ -237,12 +240,13 @@ def read_s1_block(
     nb = len(S1_BANDS)
     if out is None:
         out = np.empty((nb, h, w), dtype=np.float32)
-    out.fill(np.nan)
-    for src in sources:
-        if not np.isnan(out).any():
+    out.fill(np.nan)  # stays where no item covers the block
+    for k, src in enumerate(sources):
+        if k and not np.isnan(out).any():
             break
         pre = _db_to_linear if src.units == "db" else None
-        dest = list(scratch("s1-power", (nb, h, w), np.float32))
+        # the first item straight into the block, later ones into scratch planes
+        dest = list(out) if k == 0 else list(scratch("s1-power", (nb, h, w), np.float32))
         sampled = _sample_bands(src.bands, grid, rows, cols, profile, "bilinear", pre=pre, out=dest)
         for i, (power, good) in enumerate(sampled):
             if power is None:
@@ -251,10 +255,14 @@ def read_s1_block(
             # (``good`` may be shared between bands: not changed in place)
             take = np.greater(power, 0, out=scratch("s1-take", (h, w), bool))
             take &= good
-            take &= np.isnan(out[i])
+            if k:
+                take &= np.isnan(out[i])
             np.log10(power, out=power, where=take)
             power *= 10.0
-            np.copyto(out[i], power, where=take)
+            if k:
+                np.copyto(out[i], power, where=take)
+            else:  # ``power`` is the block's plane
+                np.copyto(power, np.float32(np.nan), where=~take)
     return out
 
 
