@@ -151,16 +151,22 @@ def _zoom2(data, valid, rows, cols, method, dtype, out=None):  # noqa: ANN001, A
     inner = (slice(ra, rb), slice(ca, cb))
     crop = (slice(d0_rows + ra, d0_rows + rb), slice(d0_cols + ca, d0_cols + cb))
     partial = (ra, rb, ca, cb) != (0, shape[0], 0, shape[1])
+    on_window = np.zeros(shape, dtype=bool)
+    on_window[inner] = True  # bilinear validity, shared by the bands
     values, goods = [], []
     for b, (band, ok) in enumerate(zip(data, valid, strict=True)):
         kind = band.dtype if method == "nearest" else np.dtype(dtype or np.float32)
         value = _plane(out, b, shape, kind)
         if partial:
             value.fill(0)
-        if rb > ra and cb > ca:
-            if method == "nearest":  # the source pixel of output m is m // 2
-                value[inner] = _repeat2(band)[crop]
-            else:
+        if method == "nearest":  # the source pixel of output m is m // 2
+            value[inner] = _repeat2(band)[crop]
+            good = np.zeros(shape, dtype=bool)
+            good[inner] = _repeat2(ok)[crop]
+            value[~good] = 0
+        else:
+            good = on_window
+            if rb > ra and cb > ca:
                 src = _remappable(band, kind)
                 zoomed = cv2.resize(
                     src,
@@ -169,11 +175,6 @@ def _zoom2(data, valid, rows, cols, method, dtype, out=None):  # noqa: ANN001, A
                     interpolation=cv2.INTER_LINEAR,
                 )
                 _cast_into(zoomed[crop], value[inner])
-        if method == "nearest" or b == 0:
-            good = np.zeros(shape, dtype=bool)
-            good[inner] = _repeat2(ok)[crop] if method == "nearest" else True
-            if method == "nearest":
-                value[~good] = 0
         values.append(value)
         goods.append(good)
     return values, goods
