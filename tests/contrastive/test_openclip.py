@@ -8,7 +8,15 @@ import sys
 import pytest
 import torch
 
-from geomm.contrastive import ContrastiveConfigError, TrainConfig, create_model, train
+from geomm.contrastive import (
+    ContrastiveConfigError,
+    TrainConfig,
+    create_model,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+    train,
+)
 
 from .conftest import write_shapes_set
 
@@ -53,6 +61,43 @@ def test_cleanclip_step_on_open_clip_rn50(tmp_path):
     # layers inside the residual branches get no gradient; everything else moves.
     unchanged = sorted(set(before) - set(changed))
     assert all(".layer" in n and ".bn" in n for n in unchanged), unchanged
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_an_open_clip_checkpoint_saves_and_reloads_to_the_same_model(tmp_path):
+    """A geomm checkpoint of an open_clip model rebuilds it, input size included.
+
+    ViT-S-32 at 64 px: its positional embedding has a size-dependent shape, so a
+    checkpoint that forgot the size override would not load.
+    """
+    model = create_model("open_clip:ViT-S-32", image_size=64, seed=0).eval()
+    path = save_checkpoint(tmp_path / "ck.pt", model, step=3)
+    assert not (tmp_path / "ck.pt.tmp").exists()  # written atomically
+    assert load_checkpoint(path)["step"] == 3
+    loaded = load_model(path)
+    assert loaded.spec() == {"kind": "open_clip", "name": "ViT-S-32", "image_size": 64}
+    assert loaded.image_size == 64 and not loaded.training
+    assert _same_weights(model, loaded)
+    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    tokens = model.tokenize(["a square painted red", "a blue circle"])
+    with torch.no_grad():
+        assert torch.equal(loaded.encode_image(images), model.encode_image(images))
+        assert torch.equal(loaded.encode_text(tokens), model.encode_text(tokens))
+    other = create_model("open_clip:ViT-S-32", image_size=64, seed=1)
+    assert not _same_weights(other, loaded)  # the comparison can fail
+
+
+def test_a_local_open_clip_checkpoint_file_is_accepted_as_pretrained(tmp_path):
+    """open_clip's own format (a bare state dict), the offline stand-in for a pretrained tag."""
+    source = create_model("open_clip:ViT-S-32", image_size=64, seed=2)
+    weights = tmp_path / "open_clip_vit_s_32.pt"
+    torch.save(source.model.state_dict(), weights)
+    model = create_model("open_clip:ViT-S-32", pretrained=weights, image_size=64, seed=3)
+    assert _same_weights(model, source)  # seed 3 alone would give other weights
 
 
 def test_offline_refusals():
