@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from geomm.contrastive import (
+    CheckpointError,
     ContrastiveConfigError,
     TrainConfig,
     create_model,
@@ -63,23 +65,41 @@ def test_cleanclip_step_on_open_clip_rn50(tmp_path):
     assert all(".layer" in n and ".bn" in n for n in unchanged), unchanged
 
 
+_TINY_VIT = {  # an open_clip ViT small enough to checkpoint in a test (3.6 M parameters)
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "patch_size": 32, "head_width": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_vit(tmp_path_factory) -> str:
+    """Register :data:`_TINY_VIT` with open_clip, as a user's own config would be."""
+    import open_clip
+
+    path = tmp_path_factory.mktemp("open_clip_configs") / "geomm-tiny-vit.json"
+    path.write_text(json.dumps(_TINY_VIT))
+    open_clip.add_model_config(path)
+    return "geomm-tiny-vit"
+
+
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_an_open_clip_checkpoint_saves_and_reloads_to_the_same_model(tmp_path):
+def test_an_open_clip_checkpoint_saves_and_reloads_to_the_same_model(tmp_path, tiny_vit):
     """A geomm checkpoint of an open_clip model rebuilds it, input size included.
 
-    ViT-S-32 at 64 px: its positional embedding has a size-dependent shape, so a
+    At 64 px the ViT's positional embedding has 5 rows instead of 50, so a
     checkpoint that forgot the size override would not load.
     """
-    model = create_model("open_clip:ViT-S-32", image_size=64, seed=0).eval()
+    model = create_model(f"open_clip:{tiny_vit}", image_size=64, seed=0).eval()
     path = save_checkpoint(tmp_path / "ck.pt", model, step=3)
     assert not (tmp_path / "ck.pt.tmp").exists()  # written atomically
     assert load_checkpoint(path)["step"] == 3
     loaded = load_model(path)
-    assert loaded.spec() == {"kind": "open_clip", "name": "ViT-S-32", "image_size": 64}
+    assert loaded.spec() == {"kind": "open_clip", "name": tiny_vit, "image_size": 64}
     assert loaded.image_size == 64 and not loaded.training
     assert _same_weights(model, loaded)
     images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
@@ -87,16 +107,25 @@ def test_an_open_clip_checkpoint_saves_and_reloads_to_the_same_model(tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded.encode_image(images), model.encode_image(images))
         assert torch.equal(loaded.encode_text(tokens), model.encode_text(tokens))
-    other = create_model("open_clip:ViT-S-32", image_size=64, seed=1)
+    other = create_model(f"open_clip:{tiny_vit}", image_size=64, seed=1)
     assert not _same_weights(other, loaded)  # the comparison can fail
 
 
-def test_a_local_open_clip_checkpoint_file_is_accepted_as_pretrained(tmp_path):
+def test_a_checkpoint_at_another_input_size_is_refused_clearly(tmp_path, tiny_vit):
+    model = create_model(f"open_clip:{tiny_vit}", image_size=64, seed=0)
+    ckpt = {**torch.load(save_checkpoint(tmp_path / "a.pt", model), weights_only=True)}
+    ckpt["spec"] = {**ckpt["spec"], "image_size": None}  # as if saved without the override
+    torch.save(ckpt, tmp_path / "b.pt")
+    with pytest.raises(CheckpointError, match="do not fit their architecture"):
+        load_model(tmp_path / "b.pt")
+
+
+def test_a_local_open_clip_checkpoint_file_is_accepted_as_pretrained(tmp_path, tiny_vit):
     """open_clip's own format (a bare state dict), the offline stand-in for a pretrained tag."""
-    source = create_model("open_clip:ViT-S-32", image_size=64, seed=2)
-    weights = tmp_path / "open_clip_vit_s_32.pt"
+    source = create_model(f"open_clip:{tiny_vit}", image_size=64, seed=2)
+    weights = tmp_path / "open_clip_tiny.pt"
     torch.save(source.model.state_dict(), weights)
-    model = create_model("open_clip:ViT-S-32", pretrained=weights, image_size=64, seed=3)
+    model = create_model(f"open_clip:{tiny_vit}", pretrained=weights, image_size=64, seed=3)
     assert _same_weights(model, source)  # seed 3 alone would give other weights
 
 
