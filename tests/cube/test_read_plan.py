@@ -11,6 +11,7 @@ import pytest
 import rasterio
 from affine import Affine
 from pyproj import Transformer
+from rasterio.env import getenv
 
 from geomm.cube._grid import CubeGrid
 from geomm.cube._read import (
@@ -98,7 +99,7 @@ def test_a_reading_task_is_one_call_with_a_small_gdal_cache_and_a_scratch_pool()
     seen = []
 
     def probe(rows: slice, cols: slice, out: np.ndarray) -> np.ndarray:
-        seen.append((rows, cols, _gdal_cache_max()))
+        seen.append((rows, cols, _gdal_cache_max(), getenv().get("GTIFF_SRS_SOURCE")))
         a, b = scratch("probe", (4,), np.uint8), scratch("probe", (4,), np.uint8)
         assert np.shares_memory(a, b)  # pooled for the task
         out[:] = rows.start + cols.start
@@ -106,7 +107,8 @@ def test_a_reading_task_is_one_call_with_a_small_gdal_cache_and_a_scratch_pool()
 
     out = _read_task(probe, (), {}, slice(2, 10), slice(1, 7), (1, "|u1"))
     assert out.shape == (1, 1, 8, 6) and (out == 3).all()
-    assert seen == [(slice(2, 10), slice(1, 7), 32 * 2**20)]
+    # opens build the file's CRS from its GeoTIFF keys alone (the grid comes from STAC)
+    assert seen == [(slice(2, 10), slice(1, 7), 32 * 2**20, "GEOKEYS")]
 
 
 def test_the_plan_cache_is_bounded_by_bytes():
