@@ -395,8 +395,9 @@ docs/benchmarks.md)."""
 
 _FAST_OPEN = {"GTIFF_SRS_SOURCE": "GEOKEYS"}
 """GDAL settings for the reading tasks' opens. The reader takes each asset's
-grid from its STAC item (``proj:*``), never from the file, yet rasterio has
-GDAL build the file's CRS at every open; by default (``AUTO``) GDAL builds it
+grid from its STAC item (``proj:*``, or from the header read once at planning
+time, :func:`_band_source`), not from the handle it reads with, yet rasterio
+has GDAL build the file's CRS at every open; by default (``AUTO``) GDAL builds it
 from the GeoTIFF keys *and* from PROJ's EPSG database and compares the two,
 about a third of an open's time. ``GEOKEYS`` builds it from the keys alone
 (rasterio still reports the EPSG code). Measured: -0.08 s of wall and CPU per
