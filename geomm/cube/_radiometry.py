@@ -60,7 +60,8 @@ def harmonize_s2(dn: np.ndarray, dn_offset: int, out: np.ndarray | None = None) 
         valid = cv2.min(plane, 1, dst=scratch("harmonize", plane.shape, np.uint16))
         shifted = cv2.subtract(plane, dn_offset, dst=target)  # DN <= offset -> 0
         cv2.max(shifted, valid, dst=shifted)  # ... -> 1 where DN was valid
-        result = shifted.reshape(dn.shape)
+        # a 2-D result is ``out`` itself when OpenCV wrote there (no copy below)
+        result = shifted if dn.ndim == 2 else shifted.reshape(dn.shape)
     elif dn_offset == 0:
         result = dn.astype(np.uint16, copy=False)
     else:
