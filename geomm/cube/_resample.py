@@ -151,8 +151,9 @@ def _zoom2(data, valid, rows, cols, method, dtype, out=None):  # noqa: ANN001, A
     inner = (slice(ra, rb), slice(ca, cb))
     crop = (slice(d0_rows + ra, d0_rows + rb), slice(d0_cols + ca, d0_cols + cb))
     partial = (ra, rb, ca, cb) != (0, shape[0], 0, shape[1])
-    on_window = np.zeros(shape, dtype=bool)
-    on_window[inner] = True  # bilinear validity, shared by the bands
+    if method != "nearest":  # bilinear validity, shared by the bands
+        on_window = np.zeros(shape, dtype=bool)
+        on_window[inner] = True
     values, goods = [], []
     for b, (band, ok) in enumerate(zip(data, valid, strict=True)):
         kind = band.dtype if method == "nearest" else np.dtype(dtype or np.float32)
