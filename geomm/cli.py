@@ -219,12 +219,15 @@ def cube_command(
         composite=CompositeSpec(composite_method, period) if composite_method else None,
     )
     wanted = [c.strip() for arg in collections or [] for c in arg.split(",") if c.strip()]
-    with _progress() as bar:
-        task = bar.add_task("writing chunks", total=None)
+    # The bar starts once the blocks are known: an error before that prints one line only.
+    bar = _progress()
+    tasks: list[Any] = []
 
-        def on_start(todo: int, done: int) -> None:
-            bar.update(task, total=todo + done, completed=done)
+    def on_start(todo: int, done: int) -> None:
+        bar.start()
+        tasks.append(bar.add_task("writing chunks", total=todo + done, completed=done))
 
+    try:
         run = make_cube(
             catalog,
             aoi=read_aoi(aoi),
@@ -237,9 +240,11 @@ def cube_command(
             resume=resume,
             overwrite=overwrite,
             scheduler=scheduler,
-            progress=lambda block: bar.advance(task),
+            progress=lambda block: bar.advance(tasks[0]),
             on_start=on_start,
         )
+    finally:
+        bar.stop()
     ds, report = run.dataset, run.report
     out.print(_cube_table(ds, run.path))
     rate = run.output_mpix / run.seconds if run.seconds > 0 else float("nan")

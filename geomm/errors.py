@@ -8,6 +8,7 @@ the offending value and the fix; the CLI prints them as one line.
 
     GeommError
     ├── AoiError (ValueError)            bad or unusable AOI GeoJSON
+    ├── OptionError (ValueError)         an option outside its range or choices
     ├── CatalogError (ValueError)        unknown provider, unreadable catalog
     ├── ProfileError (ValueError)        item that a provider profile cannot map
     │   └── NotGeocodedError             S1 scene without a CRS (GRD)
@@ -26,6 +27,7 @@ __all__ = [
     "EmptyResultError",
     "GeommError",
     "NotGeocodedError",
+    "OptionError",
     "ProfileError",
     "SampleDataError",
     "SearchError",
@@ -38,6 +40,14 @@ class GeommError(Exception):
 
 class AoiError(GeommError, ValueError):
     """The area of interest cannot be read or used."""
+
+
+class OptionError(GeommError, ValueError):
+    """An option (a configuration field or a command-line flag) is out of range.
+
+    Raised where the option is checked, when it is given, so a run never
+    starts with it: the message names the option, the value and what it takes.
+    """
 
 
 class CatalogError(GeommError, ValueError):

@@ -161,6 +161,27 @@ def test_bad_inputs_exit_non_zero_with_one_line(tiny_catalog, tmp_path, aoi_file
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "pattern"),
+    [
+        (["--chip-size", "0"], r"chip_size must be a positive multiple of 8 .* got 0"),
+        (["--chip-size", "100"], r"chip_size must be a positive multiple of 8 .* got 100"),
+        (["--chunk-chips", "0"], r"chunk_chips must be a whole number >= 1, got 0"),
+        (["--max-lag-days", "-1"], r"max_lag_days must be >= 0, got -1"),
+        (["--orbit-state", "sideways"], r"orbit_state must be 'ascending', 'descending'"),
+        (["--composite", "max"], r"composite method must be one of \['median', 'mean'\]"),
+    ],
+)
+def test_cube_options_are_refused_before_any_work(
+    tiny_catalog, tmp_path, aoi_file, capsys, option, pattern
+):
+    store = tmp_path / "cube.zarr"
+    args = ["cube", "--catalog", str(tiny_catalog), "--aoi", str(aoi_file)]
+    args += ["--start", "2024-06-01", "--end", "2024-06-30", "--out", str(store), *option]
+    _expect_error(capsys, args, pattern)  # one line: no progress bar before the error
+    assert not store.exists() and not list(tmp_path.glob("*.progress"))
+
+
 def test_unreachable_api_is_a_clean_error(aoi_file, capsys):
     import socket
 

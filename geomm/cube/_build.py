@@ -10,8 +10,10 @@ with which S2 acquisition, :mod:`geomm.cube._grid` fixes the pixel grid and
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
 
 import dask.array as da
 import numpy as np
@@ -27,7 +29,7 @@ from geomm.cube._grid import CubeGrid, cube_grid
 from geomm.cube._load import LoadOptions, load_s1, load_s2
 from geomm.cube._pairing import Pair, PairingRule, pair_items
 from geomm.cube._read import item_source, mosaic_order, s1_array, s2_array
-from geomm.errors import EmptyResultError
+from geomm.errors import EmptyResultError, OptionError
 from geomm.stac import S1_BANDS, S2_BANDS, Profile
 
 __all__ = ["CubeConfig", "build_cube"]
@@ -60,8 +62,20 @@ class CubeConfig:
     """Reduce to one image per period (e.g. monthly medians) instead of every date."""
 
     def __post_init__(self) -> None:
-        if self.task_chunks < 1:
-            raise ValueError(f"task_chunks must be >= 1, got {self.task_chunks}")
+        chip = self.chip_size
+        if not (isinstance(chip, Integral) and chip > 0 and chip % 8 == 0):
+            raise OptionError(
+                f"chip_size must be a positive multiple of 8 pixels (CROMA's patches), "
+                f"got {chip!r}; the default is 120"
+            )
+        for name in ("chunk_chips", "task_chunks"):
+            value = getattr(self, name)
+            if not (isinstance(value, Integral) and value >= 1):
+                raise OptionError(f"{name} must be a whole number >= 1, got {value!r}")
+        if not (isinstance(self.resolution, Real) and 0 < self.resolution < math.inf):
+            raise OptionError(
+                f"resolution must be a positive number of metres, got {self.resolution!r}"
+            )
 
     def grid(self, aoi: Aoi) -> CubeGrid:
         """The chip-aligned grid of this configuration over ``aoi``."""
@@ -160,7 +174,9 @@ def _geomm_planes(pairs, verdict, grid, profile, options, task_chunks):  # noqa:
         return mosaic_order([item_source(i, verdict[i.id]) for i in items], grid.crs)
 
     s2_plans = [plan(p.s2.items) for p in pairs]
-    raw = s2_array(s2_plans, grid, profile, options.snow_is_clear, task_chunks)
+    raw = s2_array(
+        s2_plans, grid, profile, options.snow_is_clear, task_chunks, options.s2_resampling
+    )
     passes: dict[str, int] = {}
     s1_plans = []
     for p in pairs:
@@ -168,7 +184,7 @@ def _geomm_planes(pairs, verdict, grid, profile, options, task_chunks):  # noqa:
             passes[p.s1.key] = len(s1_plans)
             s1_plans.append(plan(p.s1.items))
     s1_plans.append([])  # an empty pass (all NaN) for unpaired S2 dates
-    per_pass = s1_array(s1_plans, grid, profile, task_chunks)
+    per_pass = s1_array(s1_plans, grid, profile, task_chunks, options.s1_resampling)
     index = [passes[p.s1.key] if p.s1 is not None else len(s1_plans) - 1 for p in pairs]
     s1 = (
         da.take(per_pass, index, axis=0)

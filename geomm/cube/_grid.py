@@ -108,14 +108,17 @@ def cube_grid(
         chunk_chips: chunk edge in chips.
 
     Raises:
-        GridError: a geographic CRS, or a chip size that is not a multiple of 8.
+        GridError: a geographic CRS, a chip size that is not a positive multiple
+            of 8, a chunk edge under one chip, or a resolution that is not > 0.
     """
-    if chip_size % 8:
+    if chip_size < 1 or chip_size % 8:
         raise GridError(
-            f"chip_size must be a multiple of 8 pixels (CROMA patches), got {chip_size}"
+            f"chip_size must be a positive multiple of 8 pixels (CROMA patches), got {chip_size}"
         )
-    if resolution <= 0:
-        raise GridError(f"resolution must be > 0, got {resolution}")
+    if chunk_chips < 1:
+        raise GridError(f"chunk_chips must be >= 1, got {chunk_chips}")
+    if not 0 < resolution < math.inf:
+        raise GridError(f"resolution must be a positive number of metres, got {resolution}")
     if crs is None:
         crs = utm_crs_for(*aoi.centroid)
     parsed = CRS.from_user_input(crs)

@@ -20,10 +20,13 @@ import xarray as xr
 
 from geomm.cube._grid import CubeGrid
 from geomm.cube._radiometry import clear_from_scl, db_nodata_to_nan, harmonize_s2, s1_to_db
-from geomm.errors import ProfileError
+from geomm.errors import OptionError, ProfileError
 from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
 
-__all__ = ["LoadOptions", "load_s1", "load_s2"]
+__all__ = ["RESAMPLING", "LoadOptions", "load_s1", "load_s2"]
+
+RESAMPLING = ("bilinear", "nearest")
+"""Resampling methods of geomm's reader."""
 
 # odc-loader warps into plain numpy buffers; rasterio then warns that the
 # in-memory destination "has no geotransform" although odc passes one. The
@@ -41,20 +44,32 @@ class LoadOptions:
     """How pixels are resampled onto the cube grid."""
 
     s2_resampling: str = "bilinear"
-    """20 m and 60 m reflectance bands to 10 m: bilinear (smooth, no blocky
-    60 m steps, exact where source and cube pixel centres coincide)."""
+    """20 m and 60 m reflectance bands to 10 m, and scenes from another grid:
+    ``bilinear`` (smooth, no blocky 60 m steps, exact where source and cube
+    pixel centres coincide) or ``nearest`` (every value a source value).
+    SCL is always nearest."""
     s1_resampling: str = "bilinear"
-    """S1 onto the cube grid, in linear power (before dB)."""
+    """S1 onto the cube grid, in linear power (before dB): ``bilinear`` or
+    ``nearest``."""
     snow_is_clear: bool = False
     """Count SCL 11 (snow/ice) as clear."""
     engine: str = "geomm"
     """``geomm``: geomm's reader (one task per acquisition and block, all bands,
     separable kernels where grids align); ``odc``: odc-stac's loader, kept as
-    an independent reference for tests and benchmarks."""
+    an independent reference for tests and benchmarks (it also takes GDAL's
+    other resampling names, such as ``cubic``)."""
 
     def __post_init__(self) -> None:
         if self.engine not in ("geomm", "odc"):
-            raise ValueError(f"engine must be 'geomm' or 'odc', got {self.engine!r}")
+            raise OptionError(f"engine must be 'geomm' or 'odc', got {self.engine!r}")
+        if self.engine == "geomm":
+            for name in ("s2_resampling", "s1_resampling"):
+                method = getattr(self, name)
+                if method not in RESAMPLING:
+                    raise OptionError(
+                        f"{name} must be one of {list(RESAMPLING)}, got {method!r} "
+                        "(odc-stac's other methods need engine='odc')"
+                    )
 
 
 def load_s2(

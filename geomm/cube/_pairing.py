@@ -38,7 +38,7 @@ import pystac
 import shapely
 from shapely.geometry import shape
 
-from geomm.errors import CatalogError, ProfileError
+from geomm.errors import CatalogError, OptionError, ProfileError
 from geomm.stac import parse_datetime
 
 __all__ = [
@@ -83,14 +83,14 @@ class PairingRule:
     def __post_init__(self) -> None:
         lag = self.max_lag_days
         if isinstance(lag, bool) or not isinstance(lag, int | float) or not math.isfinite(lag):
-            raise ValueError(f"max_lag_days must be a finite number of days, got {lag!r}")
+            raise OptionError(f"max_lag_days must be a finite number of days, got {lag!r}")
         if lag < 0:
-            raise ValueError(
+            raise OptionError(
                 f"max_lag_days must be >= 0, got {lag}; it bounds |S1 time - S2 time|, "
                 "e.g. 6 for half of Sentinel-1's 12-day repeat cycle"
             )
         if self.orbit_state is not None and self.orbit_state not in _ORBIT_STATES:
-            raise ValueError(
+            raise OptionError(
                 f"orbit_state must be 'ascending', 'descending' or None (either), "
                 f"got {self.orbit_state!r}"
             )

@@ -149,10 +149,13 @@ def read_s2_block(
     profile: Profile,
     snow_is_clear: bool,
     out: np.ndarray | None = None,
+    method: str = "bilinear",
 ) -> np.ndarray:
     """One S2 acquisition over a block: (13, h, w) uint16 = 12 bands harmonized + clear.
 
     Written into ``out`` when given (a view of a task's array), else a new one.
+    ``method`` resamples the reflectance bands (``bilinear`` or ``nearest``);
+    SCL is always nearest.
     """
     h, w = rows.stop - rows.start, cols.stop - cols.start
     nb = len(S2_BANDS)
@@ -189,7 +192,7 @@ def read_s2_block(
                 sub_rows,
                 sub_cols,
                 profile,
-                "bilinear",
+                method,
                 np.uint16,
                 dest,
             )
@@ -229,12 +232,14 @@ def read_s1_block(
     cols: slice,
     profile: Profile,
     out: np.ndarray | None = None,
+    method: str = "bilinear",
 ) -> np.ndarray:
     """One S1 pass over a block: (2, h, w) float32 dB, NaN where no data.
 
     Linear power is resampled as is; dB sources are resampled in linear
     power too (converted before, back after), so averages stay physical.
-    Written into ``out`` when given, else a new array.
+    Written into ``out`` when given, else a new array. ``method``:
+    ``bilinear`` or ``nearest``.
     """
     h, w = rows.stop - rows.start, cols.stop - cols.start
     nb = len(S1_BANDS)
@@ -247,7 +252,7 @@ def read_s1_block(
         pre = _db_to_linear if src.units == "db" else None
         # the first item straight into the block, later ones into scratch planes
         dest = list(out) if k == 0 else list(scratch("s1-power", (nb, h, w), np.float32))
-        sampled = _sample_bands(src.bands, grid, rows, cols, profile, "bilinear", pre=pre, out=dest)
+        sampled = _sample_bands(src.bands, grid, rows, cols, profile, method, pre=pre, out=dest)
         for i, (power, good) in enumerate(sampled):
             if power is None:
                 continue
@@ -684,18 +689,17 @@ def s2_array(
     profile: Profile,
     snow_is_clear: bool,
     task_chunks: int = 1,
+    method: str = "bilinear",
 ):  # noqa: ANN201 - dask.array.Array
     """Lazy (time, 13, y, x) uint16: 12 harmonized bands + clear.
 
     One task per acquisition and ``task_chunks`` x ``task_chunks`` chunks
-    (see :func:`_read_task`).
+    (see :func:`_read_task`); ``method`` resamples the reflectance bands.
     """
+    kwargs = {"profile": profile, "snow_is_clear": snow_is_clear, "method": method}
     return _array(
         "geomm-s2",
-        [
-            (read_s2_block, (plan, grid), {"profile": profile, "snow_is_clear": snow_is_clear})
-            for plan in plans
-        ],
+        [(read_s2_block, (plan, grid), kwargs) for plan in plans],
         grid,
         task_chunks,
         layers=len(S2_BANDS) + 1,
@@ -704,12 +708,17 @@ def s2_array(
 
 
 def s1_array(
-    plans: Sequence[Sequence[ItemSource]], grid: CubeGrid, profile: Profile, task_chunks: int = 1
+    plans: Sequence[Sequence[ItemSource]],
+    grid: CubeGrid,
+    profile: Profile,
+    task_chunks: int = 1,
+    method: str = "bilinear",
 ):  # noqa: ANN201 - dask.array.Array
     """Lazy (pass, 2, y, x) float32 dB, one task per pass and ``task_chunks``^2 chunks."""
+    kwargs = {"profile": profile, "method": method}
     return _array(
         "geomm-s1",
-        [(read_s1_block, (plan, grid), {"profile": profile}) for plan in plans],
+        [(read_s1_block, (plan, grid), kwargs) for plan in plans],
         grid,
         task_chunks,
         layers=len(S1_BANDS),
