@@ -328,13 +328,16 @@ def embed_command(
         min_s1_coverage=min_s1,
         batch_size=batch_size,
     )
-    with _progress() as bar:
-        tasks: dict[str, Any] = {}
+    # The bars start with the first stage: an error before that prints one line only.
+    bar = _progress()
+    tasks: dict[str, Any] = {}
 
-        def on_stage(stage: str, todo: int, done: int) -> None:
-            label = "writing cube chunks" if stage == "cube" else "embedding blocks"
-            tasks[stage] = bar.add_task(label, total=todo + done, completed=done)
+    def on_stage(stage: str, todo: int, done: int) -> None:
+        label = "writing cube chunks" if stage == "cube" else "embedding blocks"
+        bar.start()
+        tasks[stage] = bar.add_task(label, total=todo + done, completed=done)
 
+    try:
         run = make_embeddings(
             aoi=read_aoi(aoi),
             out=out_path,
@@ -350,6 +353,8 @@ def embed_command(
             on_stage=on_stage,
             progress=lambda stage: bar.advance(tasks[stage]),
         )
+    finally:
+        bar.stop()
     report = run.report
     out.print(
         f"model {report.model} ({report.precision}, weights {report.weights_id}); "

@@ -90,7 +90,7 @@ def make_embeddings(
             "give --start and --end to build a cube over the AOI, or --cube with an existing one"
         )
     config = config or EmbedConfig()
-    config.model.check()  # before spending time on a cube
+    config.columns(config.model.check())  # model, weights, embedding names: before any cube
     if scheduler is None:
         config.model.load()  # weights problems show here, not after the cube
     cube_run = None

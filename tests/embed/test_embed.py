@@ -265,6 +265,13 @@ def test_geomm_embed_from_the_catalog_builds_the_cube_and_says_what_it_did(
     failed = _cli(*no_weights, "--out", str(tmp_path / "y.parquet"))
     assert failed.returncode == 1 and "random" in failed.stderr
     assert not (tmp_path / "y.cube.zarr").exists()
+    # an embedding the model does not produce: also said before any cube is built
+    unknown = _cli(*args[:-1], str(tmp_path / "z.parquet"), "--embeddings", "joint,foo")
+    assert unknown.returncode == 1 and "no embedding(s) ['foo']" in unknown.stderr
+    assert [line for line in unknown.stderr.splitlines() if line.strip()] == [
+        unknown.stderr.strip()
+    ]  # one line: no progress bar before the error
+    assert not (tmp_path / "z.cube.zarr").exists()
 
 
 def test_the_xarray_accessor_uses_the_same_runner(cube_path, tmp_path):
