@@ -111,9 +111,31 @@ def write_cube(
 
     Raises:
         CubeStoreError: ``path`` holds another cube, or an existing store
-            and neither ``resume`` nor ``overwrite`` was given.
+            and neither ``resume`` nor ``overwrite`` was given, or the store
+            cannot be written (no such folder, no permission, disk full).
     """
     path = Path(path)
+    try:
+        return _write(ds, path, resume, overwrite, progress, on_start, blocks_per_batch)
+    except OSError as e:
+        if isinstance(e, GeommError):  # an unreadable scene (AssetReadError) says so itself
+            raise
+        raise CubeStoreError(
+            f"cannot write the cube store {str(path)!r}: {e.strerror or e}. Check that its "
+            "folder exists and is writable and that the disk has room, then rerun (with "
+            "--resume to keep the blocks already written)"
+        ) from e
+
+
+def _write(
+    ds: xr.Dataset,
+    path: Path,
+    resume: bool,
+    overwrite: bool,
+    progress: Callable[[Block], None] | None,
+    on_start: Callable[[int, int], None] | None,
+    blocks_per_batch: int,
+) -> WriteReport:
     if not any(v.chunks for v in ds.data_vars.values()):  # loaded: chunk like a built cube
         edge = _chunk_edge(ds) or ds.sizes["x"]
         ds = ds.chunk({"time": 1, "y": edge, "x": edge})

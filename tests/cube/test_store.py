@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -66,6 +67,39 @@ def test_existing_store_is_never_silently_reused(small_cube, tmp_path):
         write_cube(other, path, resume=True)
     write_cube(other, path, overwrite=True)
     assert open_cube(path).sizes["time"] == 1
+
+
+def test_a_store_that_cannot_be_written_says_so_and_resumes(small_cube, tmp_path, monkeypatch):
+    import geomm.cube._store as store_module
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(CubeStoreError, match=r"cannot write the cube store .*Not a directory"):
+        write_cube(small_cube, blocker / "c.zarr")
+
+    # the disk fills up after the first batch of 4 blocks (one write per variable and time)
+    real, calls = store_module._write_chunks, []
+    first_batch = 4 * len(PIXEL_VARS) * small_cube.sizes["time"]
+
+    def disk_full(values, array, origin):
+        calls.append(origin)
+        if len(calls) > first_batch:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(values, array, origin)
+
+    monkeypatch.setattr(store_module, "_write_chunks", disk_full)
+    path = tmp_path / "c.zarr"
+    with pytest.raises(CubeStoreError, match=r"No space left on device.*--resume"):
+        write_cube(small_cube, path)
+    with pytest.raises(CubeStoreError, match="incomplete"):
+        open_cube(path)
+    monkeypatch.setattr(store_module, "_write_chunks", real)  # room again
+    report = write_cube(small_cube, path, resume=True)
+    assert (report.blocks_skipped, report.blocks_written) == (4, 2)
+    done = open_cube(path).load()
+    expected = small_cube.compute()  # not .load(): that would load the shared fixture in place
+    for name in PIXEL_VARS:
+        np.testing.assert_array_equal(done[name].values, expected[name].values)
 
 
 def test_incomplete_store_is_refused_by_open_and_by_plain_rerun(small_cube, tmp_path):
