@@ -505,8 +505,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``geomm`` console script; returns the exit code.
 
     Click reports usage errors itself (exit 2); this boundary turns geomm's
-    own errors into one line (exit 1) and anything else into a bug report
-    hint (exit 70).
+    own errors, and file system errors on a path (no such folder, not a
+    folder, no permission, disk full), into one line (exit 1) and anything
+    else into a bug report hint (exit 70).
     """
     try:
         app(args=argv, prog_name="geomm")
@@ -520,6 +521,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the outermost boundary reports every bug
         if _State.verbose:
             err.print_exception()
+        if isinstance(e, OSError) and e.filename is not None and e.strerror is not None:
+            # a path the user named cannot be read or written: not a bug
+            err.print(
+                f"[bold red]error:[/] {e.strerror}: {str(e.filename)!r}; check the path (its "
+                "folder must exist and be writable) and the free space",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return EXIT_USER_ERROR
         err.print(
             f"[bold red]internal error:[/] {type(e).__name__}: {e} "
             "(rerun with --verbose for the traceback and report it)",

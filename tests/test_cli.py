@@ -225,6 +225,26 @@ def test_verbose_shows_the_traceback(tmp_path, capsys):
     assert "Traceback" in err and "AoiError" in err
 
 
+def test_an_unwritable_output_path_is_a_user_error(tiny_catalog, tmp_path, aoi_file, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    args = ["search", "--catalog", str(tiny_catalog), "--collections", "sentinel-2-l2a"]
+    args += ["--aoi", str(aoi_file), "--start", "2024-06-01", "--end", "2024-06-30"]
+    _expect_error(capsys, [*args, "--out", str(blocker / "items.geojson")], r"a-file'; check the")
+
+
+def test_other_os_errors_are_still_reported_as_bugs(aoi_file, monkeypatch, capsys):
+    import geomm.stac
+
+    def broken(*_args, **_kwargs):
+        raise OSError("a socket went away")  # no path: not the user's to fix
+
+    monkeypatch.setattr(geomm.stac, "search", broken)
+    args = ["search", "--aoi", str(aoi_file), "--start", "2024-06-01", "--end", "2024-06-02"]
+    code, _, err = run(args, capsys)
+    assert code == 70 and "internal error: OSError: a socket went away" in err
+
+
 def test_usage_error_exits_2(capsys):
     code, _, err = run(["search", "--start", "2024-06-01"], capsys)
     assert code == 2
