@@ -44,10 +44,10 @@ from affine import Affine
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from pyproj import CRS, Transformer
-from rasterio.env import Env
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
+from geomm.cube._gdal import reader_env
 from geomm.cube._grid import CubeGrid
 from geomm.cube._radiometry import clear_from_scl, harmonize_s2
 from geomm.cube._resample import resample, upsamples_by_2
@@ -390,23 +390,6 @@ def _handle_budget() -> int:
 
 
 _MAX_HANDLES = _handle_budget()
-_GDAL_CACHE_MB = 32
-"""GDAL's cache of decoded COG tiles, per process. A task reads each window
-once (:func:`_read_task`), so the cache only needs the tiles of the reads in
-flight; a small one recycles its blocks, while a large one keeps touching
-fresh memory (page faults cost more here than the decoding they save:
-docs/benchmarks.md)."""
-
-
-_FAST_OPEN = {"GTIFF_SRS_SOURCE": "GEOKEYS"}
-"""GDAL settings for the reading tasks' opens. The reader takes each asset's
-grid from its STAC item (``proj:*``, or from the header read once at planning
-time, :func:`_band_source`), not from the handle it reads with, yet rasterio
-has GDAL build the file's CRS at every open; by default (``AUTO``) GDAL builds it
-from the GeoTIFF keys *and* from PROJ's EPSG database and compares the two,
-about a third of an open's time. ``GEOKEYS`` builds it from the keys alone
-(rasterio still reports the EPSG code). Measured: -0.08 s of wall and CPU per
-cold 1x benchmark build, 10 and 12 of 16 paired runs (docs/benchmarks.md)."""
 
 
 def _open(href: str) -> rasterio.DatasetReader:
@@ -653,7 +636,7 @@ def _band_source(item: pystac.Item, verdict: ItemBands, name: str) -> BandSource
     shape = fields.get("proj:shape")
     if crs is None or transform is None or shape is None:
         try:
-            with rasterio.open(band.href) as ds:  # header only
+            with reader_env(), rasterio.open(band.href) as ds:  # header only
                 crs = crs or ds.crs.to_string()
                 transform = transform or list(ds.transform)[:6]
                 shape = shape or [ds.height, ds.width]
@@ -764,15 +747,13 @@ def _read_task(func, args, kwargs: dict, rows: slice, cols: slice, out_spec) -> 
     not line up) are decoded once (a third less decoding at 960 px chunks
     than chunk by chunk), and every kernel runs once per band. Work arrays
     are task-sized scratch buffers, reused across the task's bands and items
-    (:mod:`geomm.cube._scratch`). GDAL's tile cache only holds the tiles of
-    the read in progress, so it is kept small: it then recycles its memory
-    instead of touching fresh pages (see ``_GDAL_CACHE_MB``).
+    (:mod:`geomm.cube._scratch`). GDAL's settings around the reads (a small
+    tile cache, opens without sidecar probing, HTTP retries) are those of
+    :func:`geomm.cube._gdal.reader_env`.
     """
     layers, dtype = out_spec
     out = np.empty((layers, rows.stop - rows.start, cols.stop - cols.start), dtype=dtype)
-    # rasterio takes GDAL_CACHEMAX as an integer in bytes (GDAL's own "32"
-    # would mean megabytes; through rasterio it means 32 bytes: no cache).
-    with Env(GDAL_CACHEMAX=_GDAL_CACHE_MB * 2**20, **_FAST_OPEN), scratch_pool():
+    with reader_env(), scratch_pool():
         func(*args, rows, cols, **kwargs, out=out)
     return out[None]
 

@@ -1,0 +1,135 @@
+"""Cubes from COGs over HTTP: same values as from files, no sidecar probing, retries.
+
+The scenes of a small synthetic region are served by ``_range_server.py``
+(byte ranges, 127.0.0.1 only) and the items' hrefs point there, as a
+provider's would. What the reader asked the server for is in its log.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pystac
+import pytest
+import xarray as xr
+from shapely.geometry import box, mapping
+
+from geomm.aoi import aoi_from_geojson
+from geomm.cube import build_cube
+from geomm.sample import SyntheticConfig, generate_synthetic_region
+from geomm.stac import CatalogSource, load_profile, search
+
+REGION = (11.985, 48.010, 12.015, 48.030)
+SMALL = SyntheticConfig(
+    bounds=REGION,
+    s2_dates=("2024-06-03T10:20:31Z",),
+    s1_dates=("2024-06-05T05:35:12Z",),
+    cloudy_dates=(),
+    clouds=False,
+)
+SERVER = Path(__file__).with_name("_range_server.py")
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - (folder, items, aoi, profile)
+    folder = tmp_path_factory.mktemp("remote") / "region"
+    generate_synthetic_region(folder, SMALL)
+    source = CatalogSource(profile=load_profile("sample"), path=folder / "catalog.json")
+    aoi = aoi_from_geojson(mapping(box(*REGION)))
+    found = search(source, aoi=aoi, start="2024-06-01", end="2024-06-10")
+    return folder, list(found.items), aoi, found.source.profile
+
+
+@pytest.fixture(scope="module")
+def local_cube(region) -> xr.Dataset:  # noqa: ANN001
+    _, items, aoi, profile = region
+    return build_cube(items, aoi=aoi, profile=profile).load()
+
+
+def _serve(folder: Path, log: Path, *fail_first: str):  # noqa: ANN202 - (process, base URL)
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), str(folder), str(log), *fail_first],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    port = int(proc.stdout.readline())
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _remote(items: list[pystac.Item], folder: Path, base: str) -> list[pystac.Item]:
+    """Copies of ``items`` whose assets are URLs on the server; one S1 item
+    loses its ``proj:*`` fields, so its grids come from headers read over HTTP."""
+    out = []
+    for item in items:
+        copy = item.clone()
+        for asset in copy.assets.values():
+            rel = Path(asset.get_absolute_href()).resolve().relative_to(folder.resolve())
+            asset.href = f"{base}/{rel.as_posix()}"
+            if copy.collection_id == "synthetic-s1-rtc":
+                for key in ("proj:shape", "proj:transform"):
+                    asset.extra_fields.pop(key, None)
+        if copy.collection_id == "synthetic-s1-rtc":
+            for key in ("proj:shape", "proj:transform"):
+                copy.properties.pop(key, None)
+        out.append(copy)
+    return out
+
+
+def _requests(log: Path) -> list[tuple[str, str, str | None]]:
+    return [tuple(json.loads(line)) for line in log.read_text().splitlines()]
+
+
+def _assert_same(remote: xr.Dataset, local: xr.Dataset) -> None:
+    for name in ("s2", "clear"):
+        np.testing.assert_array_equal(remote[name].values, local[name].values)
+    np.testing.assert_array_equal(remote.s1.values, local.s1.values)  # NaN == NaN here
+
+
+def test_a_cube_over_http_equals_one_from_files_without_probing_for_sidecars(
+    region,
+    local_cube: xr.Dataset,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    folder, items, aoi, profile = region
+    log = tmp_path / "requests.jsonl"
+    proc, base = _serve(folder, log)
+    try:
+        remote = build_cube(_remote(items, folder, base), aoi=aoi, profile=profile).load()
+    finally:
+        proc.kill()
+    _assert_same(remote, local_cube)
+    requests = _requests(log)
+    assets = {
+        Path(a.get_absolute_href()).resolve().relative_to(folder.resolve()).as_posix()
+        for i in items
+        for a in i.assets.values()
+    }
+    paths = Counter(path.lstrip("/") for _, path, _ in requests)
+    # every request is for an asset: no directory listing, no .aux.xml / .msk probes
+    assert set(paths) <= assets, sorted(set(paths) - assets)
+    # and the S1 grids came over HTTP too (the headers of the item without proj:*)
+    assert any(p.startswith("synthetic-s1-rtc/") for p in paths)
+
+
+def test_a_provider_hiccup_is_retried(
+    region,
+    local_cube: xr.Dataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    folder, items, aoi, profile = region
+    monkeypatch.setenv("GDAL_HTTP_RETRY_DELAY", "0.05")  # a user's own setting wins
+    log = tmp_path / "requests.jsonl"
+    proc, base = _serve(folder, log, "B04.tif", "vh.tif")  # 503 on the first request
+    try:
+        remote = build_cube(_remote(items, folder, base), aoi=aoi, profile=profile).load()
+    finally:
+        proc.kill()
+    _assert_same(remote, local_cube)
+    refused = [path for _, path, _ in _requests(log) if path.endswith(("/B04.tif", "/vh.tif"))]
+    assert len(refused) > 2  # asked again after the 503s
