@@ -85,19 +85,20 @@ class EmptyResultError(GeommError, LookupError):
 class AssetReadError(GeommError, OSError):
     """An asset of a scene could not be opened or decoded."""
 
-    def __init__(self, item_id: str, band: str, href: str, reason: str):
-        super().__init__(
-            f"cannot read band {band} of item {item_id!r} ({href}): {reason}. The file is "
-            "missing, corrupt or unreachable: fix or re-download it (or drop the item from "
-            "the catalog), then rerun with --resume; finished blocks are kept"
+    def __init__(self, item_id: str, band: str, href: str, reason: str, hint: str | None = None):
+        hint = hint or (
+            "The file is missing, corrupt or unreachable: fix or re-download it (or drop the "
+            "item from the catalog), then rerun with --resume; finished blocks are kept"
         )
+        super().__init__(f"cannot read band {band} of item {item_id!r} ({href}): {reason}. {hint}")
         self.item_id = item_id
         self.band = band
         self.href = href
         self.reason = reason
+        self.hint = hint
 
     def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
-        return (type(self), (self.item_id, self.band, self.href, self.reason))
+        return (type(self), (self.item_id, self.band, self.href, self.reason, self.hint))
 
 
 class SampleDataError(GeommError, RuntimeError):

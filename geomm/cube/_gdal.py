@@ -9,11 +9,13 @@ Dask workers on other machines read with them too.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 
 import rasterio.env
 from rasterio.env import Env
 
-__all__ = ["CACHE_MB", "READ_OPTIONS", "reader_env"]
+__all__ = ["CACHE_MB", "READ_OPTIONS", "credentials_hint", "reader_env", "source_env"]
 
 CACHE_MB = 32
 """GDAL's cache of decoded COG tiles, per process. A task reads each window
@@ -52,7 +54,34 @@ READ_OPTIONS: dict[str, str | int] = {
 
 def reader_env() -> Env:
     """A ``rasterio.Env`` with :data:`READ_OPTIONS`, less those the user set."""
+    return _defaults(READ_OPTIONS)
+
+
+def source_env(options: Iterable[tuple[str, str]]) -> AbstractContextManager:
+    """The settings one asset's storage needs, less those the user set.
+
+    ``options`` come from ``geomm.stac.s3_read_options``; an asset that needs
+    none gets nothing to enter (local files and HTTP: no per-read cost).
+    """
+    options = dict(options)
+    return _defaults(options) if options else nullcontext()
+
+
+def credentials_hint(href: str, options: Iterable[tuple[str, str]], reason: str) -> str | None:
+    """What to do when an S3 read failed for want of (valid) keys, else None."""
+    if not href.startswith("s3://") or not ("AWS_" in reason or "403" in reason):
+        return None
+    where = dict(options).get("AWS_S3_ENDPOINT", "AWS S3")
+    return (
+        f"Reading it needs S3 keys for {where}: set AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY (or ~/.aws/credentials; Copernicus Data Space issues them at "
+        "https://eodata-s3keysmanager.dataspace.copernicus.eu), then rerun with --resume; "
+        "finished blocks are kept"
+    )
+
+
+def _defaults(options: Mapping[str, str | int]) -> Env:
     user = set(os.environ)
     if rasterio.env.hasenv():
         user |= set(rasterio.env.getenv())
-    return Env(**{k: v for k, v in READ_OPTIONS.items() if k not in user})
+    return Env(**{k: v for k, v in options.items() if k not in user})

@@ -47,13 +47,13 @@ from pyproj import CRS, Transformer
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from geomm.cube._gdal import reader_env
+from geomm.cube._gdal import credentials_hint, reader_env, source_env
 from geomm.cube._grid import CubeGrid
 from geomm.cube._radiometry import clear_from_scl, harmonize_s2
 from geomm.cube._resample import resample, upsamples_by_2
 from geomm.cube._scratch import scratch, scratch_pool
 from geomm.errors import AssetReadError, ProfileError
-from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
+from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile, s3_read_options
 
 __all__ = [
     "BandSource",
@@ -82,6 +82,8 @@ class BandSource:
     """For error messages: which scene the asset belongs to."""
     band: str = ""
     """For error messages: the canonical band."""
+    gdal: tuple[tuple[str, str], ...] = ()
+    """GDAL settings its storage needs (S3 endpoint, signing), from the item."""
 
 
 @dataclass(frozen=True)
@@ -353,11 +355,13 @@ def _read_window(
     """
     shape = (int(window.height), int(window.width))
     try:
-        ds = _open(profile.sign(band.href))
-        data = ds.read(1, window=window, out=scratch(("window", slot), shape, ds.dtypes[0]))
+        with source_env(band.gdal):
+            ds = _open(profile.sign(band.href))
+            data = ds.read(1, window=window, out=scratch(("window", slot), shape, ds.dtypes[0]))
     except RasterioError as e:
         _forget(profile.sign(band.href))
-        raise AssetReadError(band.item_id, band.band, band.href, str(e)) from e
+        hint = credentials_hint(band.href, band.gdal, str(e))
+        raise AssetReadError(band.item_id, band.band, band.href, str(e), hint) from e
     valid = scratch(("valid", slot), shape, bool)
     if band.nodata is None:
         if data.dtype.kind == "f":
@@ -634,14 +638,16 @@ def _band_source(item: pystac.Item, verdict: ItemBands, name: str) -> BandSource
     crs = _proj_crs(fields)
     transform = fields.get("proj:transform")
     shape = fields.get("proj:shape")
+    gdal = tuple(sorted(s3_read_options(item, band.asset).items()))
     if crs is None or transform is None or shape is None:
         try:
-            with reader_env(), rasterio.open(band.href) as ds:  # header only
+            with reader_env(), source_env(gdal), rasterio.open(band.href) as ds:  # header only
                 crs = crs or ds.crs.to_string()
                 transform = transform or list(ds.transform)[:6]
                 shape = shape or [ds.height, ds.width]
         except RasterioError as e:
-            raise AssetReadError(item.id, name, band.href, str(e)) from e
+            hint = credentials_hint(band.href, gdal, str(e))
+            raise AssetReadError(item.id, name, band.href, str(e), hint) from e
     return BandSource(
         href=band.href,
         crs=crs,
@@ -650,6 +656,7 @@ def _band_source(item: pystac.Item, verdict: ItemBands, name: str) -> BandSource
         nodata=band.nodata,
         item_id=item.id,
         band=name,
+        gdal=gdal,
     )
 
 

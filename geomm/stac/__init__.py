@@ -17,6 +17,7 @@ from geomm.stac._profiles import (
     processing_baseline,
 )
 from geomm.stac._search import SearchQuery, SearchResult, parse_datetime, search, write_items
+from geomm.stac._storage import s3_read_options
 
 __all__ = [
     "CatalogSource",
@@ -33,6 +34,7 @@ __all__ = [
     "parse_datetime",
     "processing_baseline",
     "resolve_catalog",
+    "s3_read_options",
     "search",
     "write_items",
 ]

@@ -1,11 +1,13 @@
 """A static file server with HTTP byte ranges on 127.0.0.1, for remote-read tests.
 
 Usage: ``python _range_server.py ROOT LOG [NAME ...]``. Prints its port on
-the first line of stdout, appends one JSON line per request to LOG
-(method, path, range), and answers the first request for each file NAME
-with a 503 (a provider's hiccup). It runs in its own process: rasterio holds
-the GIL while GDAL waits for a response, so a server thread in the test's
-process would never get to answer.
+the first line of stdout, appends one JSON line per request to LOG (method,
+path, range, whether it carries an AWS signature), and answers the first
+request for each file NAME with a 503 (a provider's hiccup). Signatures are
+not checked: as an S3 endpoint it serves path-style ``/bucket/key`` from
+``ROOT/bucket/key``. It runs in its own process: rasterio holds the GIL
+while GDAL waits for a response, so a server thread in the test's process
+would never get to answer.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         wanted = self.headers.get("Range")
         with self.log.open("a") as f:
-            f.write(json.dumps([self.command, self.path, wanted]) + "\n")
+            signed = self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256")
+            f.write(json.dumps([self.command, self.path, wanted, signed]) + "\n")
         path = (self.root / self.path.split("?")[0].lstrip("/")).resolve()
         if not path.is_file() or self.root not in path.parents:
             return self._reply(404)

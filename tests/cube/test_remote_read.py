@@ -1,4 +1,5 @@
-"""Cubes from COGs over HTTP: same values as from files, no sidecar probing, retries.
+"""Cubes from COGs over HTTP and S3: same values as from files, no sidecar
+probing, retries, the storage the items name, keys asked for by name.
 
 The scenes of a small synthetic region are served by ``_range_server.py``
 (byte ranges, 127.0.0.1 only) and the items' hrefs point there, as a
@@ -8,6 +9,7 @@ provider's would. What the reader asked the server for is in its log.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -21,6 +23,7 @@ from shapely.geometry import box, mapping
 
 from geomm.aoi import aoi_from_geojson
 from geomm.cube import build_cube
+from geomm.errors import AssetReadError
 from geomm.sample import SyntheticConfig, generate_synthetic_region
 from geomm.stac import CatalogSource, load_profile, search
 
@@ -80,7 +83,7 @@ def _remote(items: list[pystac.Item], folder: Path, base: str) -> list[pystac.It
     return out
 
 
-def _requests(log: Path) -> list[tuple[str, str, str | None]]:
+def _requests(log: Path) -> list[tuple[str, str, str | None, bool]]:
     return [tuple(json.loads(line)) for line in log.read_text().splitlines()]
 
 
@@ -109,7 +112,7 @@ def test_a_cube_over_http_equals_one_from_files_without_probing_for_sidecars(
         for i in items
         for a in i.assets.values()
     }
-    paths = Counter(path.lstrip("/") for _, path, _ in requests)
+    paths = Counter(path.lstrip("/") for _, path, *_ in requests)
     # every request is for an asset: no directory listing, no .aux.xml / .msk probes
     assert set(paths) <= assets, sorted(set(paths) - assets)
     # and the S1 grids came over HTTP too (the headers of the item without proj:*)
@@ -131,5 +134,75 @@ def test_a_provider_hiccup_is_retried(
     finally:
         proc.kill()
     _assert_same(remote, local_cube)
-    refused = [path for _, path, _ in _requests(log) if path.endswith(("/B04.tif", "/vh.tif"))]
+    refused = [path for _, path, *_ in _requests(log) if path.endswith(("/B04.tif", "/vh.tif"))]
     assert len(refused) > 2  # asked again after the 503s
+
+
+def _on_s3(items: list[pystac.Item], folder: Path, endpoint: str, bucket: str) -> list[pystac.Item]:
+    """Copies of ``items`` as Copernicus Data Space publishes them: assets at
+    ``s3://BUCKET/...``, the endpoint in ``storage:schemes``, signed requests.
+
+    Each test uses its own bucket: GDAL caches what it read per ``/vsis3/``
+    path, whichever endpoint served it.
+    """
+    out = []
+    for item in items:
+        copy = item.clone()
+        copy.properties["storage:schemes"] = {
+            "test-s3": {"type": "custom-s3", "platform": endpoint, "requester_pays": False}
+        }
+        for asset in copy.assets.values():
+            rel = Path(asset.get_absolute_href()).resolve().relative_to(folder.resolve())
+            asset.href = f"s3://{bucket}/{rel.as_posix()}"
+            asset.extra_fields["storage:refs"] = ["test-s3"]
+            asset.extra_fields["auth:refs"] = ["s3"]
+        out.append(copy)
+    return out
+
+
+def _bucket(folder: Path, root: Path, bucket: str) -> Path:
+    """The region's files as ``root/bucket/...``; returns ``root``."""
+    shutil.copytree(folder, root / bucket)
+    return root
+
+
+def test_a_cube_from_s3_compatible_storage_reads_where_the_items_say(
+    region,
+    local_cube: xr.Dataset,
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    folder, items, aoi, profile = region
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    log = tmp_path / "requests.jsonl"
+    proc, base = _serve(_bucket(folder, tmp_path / "root", "eodata"), log)
+    try:
+        on_s3 = _on_s3(items, folder, base, "eodata")
+        remote = build_cube(on_s3, aoi=aoi, profile=profile).load()
+    finally:
+        proc.kill()
+    _assert_same(remote, local_cube)
+    requests = _requests(log)
+    assert requests and all(path.startswith("/eodata/") for _, path, *_ in requests)
+    assert all(signed for *_, signed in requests)  # with the user's keys
+
+
+def test_missing_s3_keys_are_named_before_blaming_the_file(
+    region,
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    folder, items, aoi, profile = region
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws/credentials
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("CPL_AWS_AUTODETECT_EC2", "NO")  # no instance-metadata lookup
+    proc, base = _serve(_bucket(folder, tmp_path / "root", "nokeys"), tmp_path / "log.jsonl")
+    try:
+        with pytest.raises(AssetReadError, match=r"needs S3 keys for 127\.0\.0\.1:\d+: set "):
+            build_cube(_on_s3(items, folder, base, "nokeys"), aoi=aoi, profile=profile).load()
+    finally:
+        proc.kill()

@@ -1,0 +1,94 @@
+"""GDAL settings for assets on S3-compatible storage, from the STAC storage extension.
+
+Copernicus Data Space items put their assets at ``s3://eodata/...``, say
+where that bucket is served in ``storage:schemes`` (item properties) and
+which scheme each asset uses in its ``storage:refs``; ``auth:refs`` names
+``s3`` when requests must be signed with the user's keys. The extension
+(v2, "custom-s3" platform) maps these onto GDAL's ``/vsis3/`` options:
+``AWS_S3_ENDPOINT`` is the platform URL's authority, ``AWS_HTTPS`` its
+scheme, ``AWS_VIRTUAL_HOSTING`` is ``TRUE`` only with a ``{bucket}``
+placeholder, ``AWS_REQUEST_PAYER=requester`` for requester-pays storage,
+and ``AWS_NO_SIGN_REQUEST`` is ``NO`` when ``s3`` authentication is
+referenced (or the storage is requester-pays: its bill goes to the signer),
+else ``YES``. Items on the extension's v1 (Earth Search:
+``storage:platform = AWS``, ``storage:region``, ``storage:requester_pays``)
+give the region and the requester-pays flag. Credentials themselves are never in an item: GDAL
+takes them from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or
+``~/.aws/credentials``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pystac
+
+__all__ = ["s3_read_options"]
+
+
+def s3_read_options(item: pystac.Item, asset_key: str) -> dict[str, str]:
+    """GDAL options to read ``item``'s asset ``asset_key`` from S3-compatible storage.
+
+    Empty for an asset that is not at ``s3://`` or whose item does not
+    describe its storage (GDAL's defaults then apply: AWS S3). Malformed
+    fields (a provider once published ``storage:refs`` as a string) count as
+    absent. Of several schemes, the first that is not requester-pays is used.
+    """
+    asset = item.assets.get(asset_key)
+    if asset is None or not asset.href.startswith("s3://"):
+        return {}
+    schemes = item.properties.get("storage:schemes")
+    if schemes is None:  # storage extension v1: plain fields on the item or the asset
+        return _v1_options({**item.properties, **asset.extra_fields})
+    refs = asset.extra_fields.get("storage:refs")
+    if not isinstance(schemes, dict) or not isinstance(refs, list):
+        return {}
+    usable = [schemes[r] for r in refs if isinstance(r, str) and isinstance(schemes.get(r), dict)]
+    if not usable:
+        return {}
+    scheme = next((s for s in usable if not s.get("requester_pays")), usable[0])
+    options = _platform_options(scheme)
+    if isinstance(scheme.get("region"), str):
+        options["AWS_REGION"] = scheme["region"]
+    if scheme.get("requester_pays") is True:
+        options["AWS_REQUEST_PAYER"] = "requester"
+    auth = asset.extra_fields.get("auth:refs", item.properties.get("auth:refs"))
+    # requester-pays storage bills the signer: it is signed whatever auth:refs says
+    signed = (isinstance(auth, list) and "s3" in auth) or scheme.get("requester_pays") is True
+    options["AWS_NO_SIGN_REQUEST"] = "NO" if signed else "YES"
+    return options
+
+
+def _v1_options(fields: dict[str, Any]) -> dict[str, str]:
+    """Storage extension v1 (Earth Search): AWS region and requester-pays."""
+    if fields.get("storage:platform") != "AWS":
+        return {}
+    options = {}
+    if isinstance(fields.get("storage:region"), str):
+        options["AWS_REGION"] = fields["storage:region"]
+    if fields.get("storage:requester_pays") is True:
+        options["AWS_REQUEST_PAYER"] = "requester"
+    return options
+
+
+def _platform_options(scheme: dict[str, Any]) -> dict[str, str]:
+    """Endpoint options of a ``custom-s3`` scheme (none for AWS itself)."""
+    platform = scheme.get("platform")
+    # some published schemes omit "type": a platform URL that is not AWS's own is custom
+    if scheme.get("type") == "aws-s3" or not isinstance(platform, str):
+        return {}
+    if isinstance(scheme.get("region"), str):
+        platform = platform.replace("{region}", scheme["region"])
+    url = urlsplit(platform)
+    host = url.netloc
+    virtual = "{bucket}" in host
+    if virtual:  # GDAL puts the bucket in front of the endpoint itself
+        host = host.replace("{bucket}.", "")
+    if not host or "{" in host:
+        return {}
+    return {
+        "AWS_S3_ENDPOINT": host,
+        "AWS_HTTPS": "NO" if url.scheme == "http" else "YES",
+        "AWS_VIRTUAL_HOSTING": "TRUE" if virtual else "FALSE",
+    }
