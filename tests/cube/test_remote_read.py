@@ -19,39 +19,16 @@ import numpy as np
 import pystac
 import pytest
 import xarray as xr
-from shapely.geometry import box, mapping
 
-from geomm.aoi import aoi_from_geojson
 from geomm.cube import build_cube
 from geomm.errors import AssetReadError
-from geomm.sample import SyntheticConfig, generate_synthetic_region
-from geomm.stac import CatalogSource, load_profile, search
 
-REGION = (11.985, 48.010, 12.015, 48.030)
-SMALL = SyntheticConfig(
-    bounds=REGION,
-    s2_dates=("2024-06-03T10:20:31Z",),
-    s1_dates=("2024-06-05T05:35:12Z",),
-    cloudy_dates=(),
-    clouds=False,
-)
 SERVER = Path(__file__).with_name("_range_server.py")
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - (folder, items, aoi, profile)
-    folder = tmp_path_factory.mktemp("remote") / "region"
-    generate_synthetic_region(folder, SMALL)
-    source = CatalogSource(profile=load_profile("sample"), path=folder / "catalog.json")
-    aoi = aoi_from_geojson(mapping(box(*REGION)))
-    found = search(source, aoi=aoi, start="2024-06-01", end="2024-06-10")
-    return folder, list(found.items), aoi, found.source.profile
-
-
-@pytest.fixture(scope="module")
-def local_cube(region) -> xr.Dataset:  # noqa: ANN001
-    _, items, aoi, profile = region
-    return build_cube(items, aoi=aoi, profile=profile).load()
+def local_cube(small_region) -> xr.Dataset:  # noqa: ANN001
+    return build_cube(small_region.items, aoi=small_region.aoi, profile=small_region.profile).load()
 
 
 def _serve(folder: Path, log: Path, *fail_first: str):  # noqa: ANN202 - (process, base URL)
@@ -94,11 +71,12 @@ def _assert_same(remote: xr.Dataset, local: xr.Dataset) -> None:
 
 
 def test_a_cube_over_http_equals_one_from_files_without_probing_for_sidecars(
-    region,
+    small_region,
     local_cube: xr.Dataset,
     tmp_path: Path,  # noqa: ANN001
 ) -> None:
-    folder, items, aoi, profile = region
+    r = small_region
+    folder, items, aoi, profile = r.folder, r.items, r.aoi, r.profile
     log = tmp_path / "requests.jsonl"
     proc, base = _serve(folder, log)
     try:
@@ -120,12 +98,13 @@ def test_a_cube_over_http_equals_one_from_files_without_probing_for_sidecars(
 
 
 def test_a_provider_hiccup_is_retried(
-    region,
+    small_region,
     local_cube: xr.Dataset,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
 ) -> None:
-    folder, items, aoi, profile = region
+    r = small_region
+    folder, items, aoi, profile = r.folder, r.items, r.aoi, r.profile
     monkeypatch.setenv("GDAL_HTTP_RETRY_DELAY", "0.05")  # a user's own setting wins
     log = tmp_path / "requests.jsonl"
     proc, base = _serve(folder, log, "B04.tif", "vh.tif")  # 503 on the first request
@@ -167,12 +146,13 @@ def _bucket(folder: Path, root: Path, bucket: str) -> Path:
 
 
 def test_a_cube_from_s3_compatible_storage_reads_where_the_items_say(
-    region,
+    small_region,
     local_cube: xr.Dataset,
     tmp_path: Path,
     monkeypatch,  # noqa: ANN001
 ) -> None:
-    folder, items, aoi, profile = region
+    r = small_region
+    folder, items, aoi, profile = r.folder, r.items, r.aoi, r.profile
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
     log = tmp_path / "requests.jsonl"
@@ -189,11 +169,12 @@ def test_a_cube_from_s3_compatible_storage_reads_where_the_items_say(
 
 
 def test_missing_s3_keys_are_named_before_blaming_the_file(
-    region,
+    small_region,
     tmp_path: Path,
     monkeypatch,  # noqa: ANN001
 ) -> None:
-    folder, items, aoi, profile = region
+    r = small_region
+    folder, items, aoi, profile = r.folder, r.items, r.aoi, r.profile
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws/credentials

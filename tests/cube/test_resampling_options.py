@@ -20,42 +20,20 @@ import pytest
 import rasterio
 import xarray as xr
 from pyproj import Transformer
-from shapely.geometry import box, mapping
 
-from geomm.aoi import aoi_from_geojson
 from geomm.cube import CubeConfig, LoadOptions, PairingRule, build_cube
 from geomm.errors import GeommError, OptionError
-from geomm.sample import SyntheticConfig, generate_synthetic_region
-from geomm.stac import CatalogSource, load_profile, search
 
-REGION = (11.985, 48.010, 12.015, 48.030)
-SMALL = SyntheticConfig(
-    bounds=REGION,
-    s2_dates=("2024-06-03T10:20:31Z",),
-    s1_dates=("2024-06-05T05:35:12Z",),
-    cloudy_dates=(),
-    clouds=False,
-)
 TIE_PX = 0.01
 """Centres closer than this to a source pixel's edge are skipped: there the
 reader's interpolated cross-zone positions and pyproj's exact ones may fall
 on either side."""
 
 
-@pytest.fixture(scope="module")
-def region(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - (items, aoi, profile)
-    folder = tmp_path_factory.mktemp("resampling") / "region"
-    generate_synthetic_region(folder, SMALL)
-    source = CatalogSource(profile=load_profile("sample"), path=folder / "catalog.json")
-    aoi = aoi_from_geojson(mapping(box(*REGION)))
-    found = search(source, aoi=aoi, start="2024-06-01", end="2024-06-10")
-    return list(found.items), aoi, found.source.profile
-
-
 @pytest.fixture(scope="module", params=["geomm", "odc"])
-def nearest_cube(region, request: pytest.FixtureRequest) -> xr.Dataset:  # noqa: ANN001
+def nearest_cube(small_region, request: pytest.FixtureRequest) -> xr.Dataset:  # noqa: ANN001
     """The cube with nearest resampling, through geomm's reader or odc-stac's."""
-    items, aoi, profile = region
+    items, aoi, profile = small_region.items, small_region.aoi, small_region.profile
     load = LoadOptions(s2_resampling="nearest", s1_resampling="nearest", engine=request.param)
     return build_cube(items, aoi=aoi, profile=profile, config=CubeConfig(load=load)).load()
 
@@ -87,10 +65,10 @@ def _centres(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("band", ["B04", "B05", "B01"], ids=["10m", "20m", "60m"])
 def test_nearest_s2_is_the_harmonized_source_pixel(
     nearest_cube: xr.Dataset,
-    region,
+    small_region,
     band: str,  # noqa: ANN001
 ) -> None:
-    items, _, _ = region
+    items = small_region.items
     ds = nearest_cube
     crs = ds.attrs["crs"]
     x, y = _centres(ds)
@@ -124,8 +102,8 @@ def test_nearest_s2_is_the_harmonized_source_pixel(
     assert mismatch.sum() == 0, f"{mismatch.sum()} of {check.sum()} pixels differ"
 
 
-def test_nearest_s1_is_the_source_pixel_in_db(nearest_cube: xr.Dataset, region) -> None:  # noqa: ANN001
-    items, _, _ = region
+def test_nearest_s1_is_the_source_pixel_in_db(nearest_cube: xr.Dataset, small_region) -> None:  # noqa: ANN001
+    items = small_region.items
     ds = nearest_cube
     crs = ds.attrs["crs"]
     x, y = _centres(ds)
@@ -147,10 +125,10 @@ def test_nearest_s1_is_the_source_pixel_in_db(nearest_cube: xr.Dataset, region) 
 
 def test_nearest_differs_from_bilinear_where_it_should(
     nearest_cube: xr.Dataset,
-    region,  # noqa: ANN001
+    small_region,  # noqa: ANN001
 ) -> None:
     """The option reaches the reader: bilinear (the default) gives other 20 m values."""
-    items, aoi, profile = region
+    items, aoi, profile = small_region.items, small_region.aoi, small_region.profile
     load = LoadOptions(engine=_engine(nearest_cube))
     bilinear = build_cube(items, aoi=aoi, profile=profile, config=CubeConfig(load=load)).load()
     for band in ("B05", "B01"):  # parcels are uniform: they differ along parcel borders
