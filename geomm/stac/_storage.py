@@ -19,12 +19,25 @@ takes them from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
 import pystac
 
 __all__ = ["s3_read_options"]
+
+# pystac migrates Earth Search's storage v1 fields to v2 as it reads each item
+# and warns for every item whose https assets name no bucket. Harmless (those
+# assets need no storage settings, and s3_read_options reads v1 and v2 alike),
+# but it put a warning on the terminal at every search: silenced for that one
+# message of that one module.
+warnings.filterwarnings(
+    "ignore",
+    message="Could not parse bucket/account from href",
+    category=UserWarning,
+    module="pystac.extensions.storage",
+)
 
 
 def s3_read_options(item: pystac.Item, asset_key: str) -> dict[str, str]:
