@@ -45,7 +45,9 @@ READ_OPTIONS: dict[str, str | int] = {
     # growing delay, instead of failing the block on the first refusal.
     "GDAL_HTTP_MAX_RETRY": "5",
     "GDAL_HTTP_RETRY_DELAY": "1",
-    # Fetch the tiles of one window in as few requests as the server allows.
+    # The tiles of one window: consecutive byte ranges merged into one request,
+    # the others fetched in parallel (GDAL 3.x's defaults, stated here so the
+    # reader does not depend on them).
     "GDAL_HTTP_MULTIRANGE": "YES",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
 }
