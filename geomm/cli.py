@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 import geomm
-from geomm.errors import GeommError
+from geomm.errors import GeommError, OptionError
 
 __all__ = ["app", "main"]
 
@@ -187,6 +187,10 @@ def cube_command(
     snow_is_clear: Annotated[
         bool, typer.Option("--snow-is-clear", help="Count SCL snow as clear.")
     ] = False,
+    resampling: Annotated[
+        str,
+        typer.Option("--resampling", help="S2 reflectance and S1 onto the grid: bilinear|nearest."),
+    ] = "bilinear",
     composite_method: Annotated[
         str | None,
         typer.Option(
@@ -206,8 +210,17 @@ def cube_command(
 ) -> None:
     """Pair S1 with S2, co-register them on one grid and write a Zarr cube."""
     from geomm.aoi import read_aoi
-    from geomm.cube import CompositeSpec, CubeConfig, LoadOptions, PairingRule, make_cube
+    from geomm.cube import (
+        RESAMPLING,
+        CompositeSpec,
+        CubeConfig,
+        LoadOptions,
+        PairingRule,
+        make_cube,
+    )
 
+    if resampling not in RESAMPLING:
+        raise OptionError(f"--resampling must be one of {list(RESAMPLING)}, got {resampling!r}")
     config = CubeConfig(
         crs=crs,
         chip_size=chip_size,
@@ -215,7 +228,9 @@ def cube_command(
         pairing=PairingRule(
             max_lag_days=max_lag_days, keep_unpaired=keep_unpaired, orbit_state=orbit_state
         ),
-        load=LoadOptions(snow_is_clear=snow_is_clear),
+        load=LoadOptions(
+            snow_is_clear=snow_is_clear, s2_resampling=resampling, s1_resampling=resampling
+        ),
         composite=CompositeSpec(composite_method, period) if composite_method else None,
     )
     wanted = [c.strip() for arg in collections or [] for c in arg.split(",") if c.strip()]

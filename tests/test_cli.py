@@ -170,6 +170,7 @@ def test_bad_inputs_exit_non_zero_with_one_line(tiny_catalog, tmp_path, aoi_file
         (["--max-lag-days", "-1"], r"max_lag_days must be >= 0, got -1"),
         (["--orbit-state", "sideways"], r"orbit_state must be 'ascending', 'descending'"),
         (["--composite", "max"], r"composite method must be one of \['median', 'mean'\]"),
+        (["--resampling", "cubic"], r"--resampling must be one of \['bilinear', 'nearest'\]"),
     ],
 )
 def test_cube_options_are_refused_before_any_work(

@@ -9,13 +9,14 @@ block by block (resumable); ``open_cube`` opens it with its CRS.
 from geomm.cube._build import CubeConfig, build_cube
 from geomm.cube._composite import CompositeError, CompositeSpec, composite
 from geomm.cube._grid import CubeGrid, GridError, cube_grid, utm_crs_for
-from geomm.cube._load import LoadOptions
+from geomm.cube._load import RESAMPLING, LoadOptions
 from geomm.cube._make import CubeRun, dask_scheduler, make_cube
 from geomm.cube._pairing import Acquisition, Pair, PairingRule, pair_items
 from geomm.cube._quicklook import QuicklookError, quicklook
 from geomm.cube._store import CubeStoreError, WriteReport, open_cube, write_cube
 
 __all__ = [
+    "RESAMPLING",
     "Acquisition",
     "CompositeError",
     "CompositeSpec",

@@ -162,3 +162,16 @@ def test_options_are_refused_when_given(make, words: str) -> None:  # noqa: ANN0
 def test_odc_engine_keeps_gdal_methods() -> None:
     assert LoadOptions(engine="odc", s2_resampling="cubic").s2_resampling == "cubic"
     assert CubeConfig(chip_size=np.int64(64)).chip_size == 64
+
+
+def test_the_cli_passes_resampling_to_the_cube(sample_catalog, tmp_path) -> None:  # noqa: ANN001
+    from geomm.cli import main
+    from geomm.cube import open_cube
+    from geomm.sample import sample_aoi_path
+
+    out = tmp_path / "nearest.zarr"
+    args = ["cube", "--catalog", str(sample_catalog), "--aoi", str(sample_aoi_path())]
+    args += ["--start", "2024-06-01", "--end", "2024-06-06", "--out", str(out)]
+    assert main([*args, "--resampling", "nearest"]) == 0
+    options = json.loads(open_cube(out).attrs["load_options"])
+    assert options["s2_resampling"] == options["s1_resampling"] == "nearest"
