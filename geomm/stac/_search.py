@@ -206,13 +206,47 @@ def parse_datetime(value: DateLike, *, end_of_day: bool) -> dt.datetime:
 # --------------------------------------------------------------------------- back ends
 
 
+API_TIMEOUT = (10.0, 120.0)
+"""Seconds to connect to a STAC API and to wait for each answer: a search that
+stalls says so instead of hanging (a page of 100 items takes a few seconds)."""
+API_RETRIES = 5
+"""Tries again after HTTP 429, 500, 502, 503 or 504, honouring ``Retry-After``,
+with growing pauses (none, then 1, 2, 4, 8 s): public APIs throttle and hiccup
+under load. A refused or failed connection, or a timed-out answer, is tried
+once more only, so a wrong URL still fails within a second or two."""
+API_BACKOFF = 0.5
+
+
+def _api_io():  # noqa: ANN202 - pystac_client.stac_api_io.StacApiIO
+    """pystac-client's I/O with a timeout and retries on HTTP errors.
+
+    Its default retries only a failed connection, never an HTTP 429 or 503,
+    and waits for an answer forever.
+    """
+    from pystac_client.stac_api_io import StacApiIO
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=API_RETRIES,
+        connect=1,
+        read=1,
+        status=API_RETRIES,
+        backoff_factor=API_BACKOFF,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,  # item search is a POST, and safe to repeat
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last answer reaches pystac-client: SearchError below
+    )
+    return StacApiIO(timeout=API_TIMEOUT, max_retries=retry)
+
+
 def _api_items(source: CatalogSource, query: SearchQuery, client: Any) -> Iterator[pystac.Item]:
     from pystac_client import Client
     from pystac_client.exceptions import APIError
 
     try:
         if client is None:
-            client = Client.open(source.url)
+            client = Client.open(source.url, stac_io=_api_io())
         search = client.search(
             collections=list(query.collections),
             intersects=query.aoi.to_geojson(),
