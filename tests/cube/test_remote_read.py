@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import dask
 import numpy as np
 import pystac
 import pytest
@@ -180,10 +181,19 @@ def test_missing_s3_keys_are_named_before_blaming_the_file(
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws/credentials
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("CPL_AWS_AUTODETECT_EC2", "NO")  # no instance-metadata lookup
+    # GDAL's last resort is the EC2 instance-metadata service (169.254.169.254;
+    # CPL_AWS_AUTODETECT_EC2=NO would make it try that *without* checking for
+    # EC2): point it at a refused loopback port instead
+    monkeypatch.setenv("CPL_AWS_EC2_API_ROOT_URL", "http://127.0.0.1:9")
     proc, base = _serve(_bucket(folder, tmp_path / "root", "nokeys"), tmp_path / "log.jsonl")
     try:
-        with pytest.raises(AssetReadError, match=r"needs S3 keys for 127\.0\.0\.1:\d+: set "):
+        # one thread: with Dask's pool, the other reading task would still be
+        # looking for keys after the error, when monkeypatch has already put
+        # the environment back (and GDAL would then ask 169.254.169.254)
+        with (
+            dask.config.set(scheduler="synchronous"),
+            pytest.raises(AssetReadError, match=r"needs S3 keys for 127\.0\.0\.1:\d+: set "),
+        ):
             build_cube(_on_s3(items, folder, base, "nokeys"), aoi=aoi, profile=profile).load()
     finally:
         proc.kill()
