@@ -10,10 +10,9 @@ with which S2 acquisition, :mod:`geomm.cube._grid` fixes the pixel grid and
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from numbers import Integral, Real
+from numbers import Integral
 
 import dask.array as da
 import numpy as np
@@ -25,7 +24,7 @@ import xarray as xr
 import geomm
 from geomm.aoi import Aoi
 from geomm.cube._composite import CompositeSpec, composite
-from geomm.cube._grid import CubeGrid, cube_grid
+from geomm.cube._grid import CubeGrid, cube_grid, grid_option_problem
 from geomm.cube._load import LoadOptions, load_s1, load_s2
 from geomm.cube._pairing import Pair, PairingRule, pair_items
 from geomm.cube._read import item_source, mosaic_order, s1_array, s2_array
@@ -62,20 +61,10 @@ class CubeConfig:
     """Reduce to one image per period (e.g. monthly medians) instead of every date."""
 
     def __post_init__(self) -> None:
-        chip = self.chip_size
-        if not (isinstance(chip, Integral) and chip > 0 and chip % 8 == 0):
-            raise OptionError(
-                f"chip_size must be a positive multiple of 8 pixels (CROMA's patches), "
-                f"got {chip!r}; the default is 120"
-            )
-        for name in ("chunk_chips", "task_chunks"):
-            value = getattr(self, name)
-            if not (isinstance(value, Integral) and value >= 1):
-                raise OptionError(f"{name} must be a whole number >= 1, got {value!r}")
-        if not (isinstance(self.resolution, Real) and 0 < self.resolution < math.inf):
-            raise OptionError(
-                f"resolution must be a positive number of metres, got {self.resolution!r}"
-            )
+        if problem := grid_option_problem(self.chip_size, self.chunk_chips, self.resolution):
+            raise OptionError(problem)
+        if not (isinstance(self.task_chunks, Integral) and self.task_chunks >= 1):
+            raise OptionError(f"task_chunks must be a whole number >= 1, got {self.task_chunks!r}")
 
     def grid(self, aoi: Aoi) -> CubeGrid:
         """The chip-aligned grid of this configuration over ``aoi``."""

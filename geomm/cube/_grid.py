@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 from odc.geo.geobox import GeoBox
 from pyproj import CRS
@@ -19,7 +20,7 @@ from pyproj import CRS
 from geomm.aoi import Aoi, transform_geometry
 from geomm.errors import GeommError
 
-__all__ = ["CubeGrid", "GridError", "cube_grid", "utm_crs_for"]
+__all__ = ["CubeGrid", "GridError", "cube_grid", "grid_option_problem", "utm_crs_for"]
 
 
 class GridError(GeommError, ValueError):
@@ -111,14 +112,8 @@ def cube_grid(
         GridError: a geographic CRS, a chip size that is not a positive multiple
             of 8, a chunk edge under one chip, or a resolution that is not > 0.
     """
-    if chip_size < 1 or chip_size % 8:
-        raise GridError(
-            f"chip_size must be a positive multiple of 8 pixels (CROMA patches), got {chip_size}"
-        )
-    if chunk_chips < 1:
-        raise GridError(f"chunk_chips must be >= 1, got {chunk_chips}")
-    if not 0 < resolution < math.inf:
-        raise GridError(f"resolution must be a positive number of metres, got {resolution}")
+    if problem := grid_option_problem(chip_size, chunk_chips, resolution):
+        raise GridError(problem)
     if crs is None:
         crs = utm_crs_for(*aoi.centroid)
     parsed = CRS.from_user_input(crs)
@@ -142,6 +137,24 @@ def cube_grid(
         ncols=max(col1 - col0, 1),
         nrows=max(row0 - row_south, 1),
     )
+
+
+def grid_option_problem(chip_size: object, chunk_chips: object, resolution: object) -> str | None:
+    """What is wrong with these grid options (for the error message), or None.
+
+    One rule for both callers: ``CubeConfig`` checks them as soon as they are
+    given, :func:`cube_grid` when called on its own.
+    """
+    if not (isinstance(chip_size, Integral) and chip_size > 0 and chip_size % 8 == 0):
+        return (
+            f"chip_size must be a positive multiple of 8 pixels (CROMA's patches), "
+            f"got {chip_size!r}; the default is 120"
+        )
+    if not (isinstance(chunk_chips, Integral) and chunk_chips >= 1):
+        return f"chunk_chips must be a whole number >= 1, got {chunk_chips!r}"
+    if not (isinstance(resolution, Real) and 0 < resolution < math.inf):
+        return f"resolution must be a positive number of metres, got {resolution!r}"
+    return None
 
 
 def _densify(aoi: Aoi):  # noqa: ANN202 - shapely geometry
