@@ -42,22 +42,31 @@ def _serve(folder: Path, log: Path, *fail_first: str):  # noqa: ANN202 - (proces
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _remote(items: list[pystac.Item], folder: Path, base: str) -> list[pystac.Item]:
-    """Copies of ``items`` whose assets are URLs on the server; one S1 item
-    loses its ``proj:*`` fields, so its grids come from headers read over HTTP."""
+def _relative(asset: pystac.Asset, folder: Path) -> str:
+    """The asset's file, relative to the region's folder (its path on the server)."""
+    return Path(asset.get_absolute_href()).resolve().relative_to(folder.resolve()).as_posix()
+
+
+def _moved(items: list[pystac.Item], folder: Path, prefix: str) -> list[pystac.Item]:
+    """Copies of ``items`` whose asset hrefs are ``prefix/<path in folder>``."""
     out = []
     for item in items:
         copy = item.clone()
         for asset in copy.assets.values():
-            rel = Path(asset.get_absolute_href()).resolve().relative_to(folder.resolve())
-            asset.href = f"{base}/{rel.as_posix()}"
-            if copy.collection_id == "synthetic-s1-rtc":
-                for key in ("proj:shape", "proj:transform"):
-                    asset.extra_fields.pop(key, None)
-        if copy.collection_id == "synthetic-s1-rtc":
-            for key in ("proj:shape", "proj:transform"):
-                copy.properties.pop(key, None)
+            asset.href = f"{prefix}/{_relative(asset, folder)}"
         out.append(copy)
+    return out
+
+
+def _remote(items: list[pystac.Item], folder: Path, base: str) -> list[pystac.Item]:
+    """Copies of ``items`` whose assets are URLs on the server; the S1 item
+    loses its ``proj:*`` fields, so its grids come from headers read over HTTP."""
+    out = _moved(items, folder, base)
+    for item in out:
+        if item.collection_id == "synthetic-s1-rtc":
+            for fields in (item.properties, *(a.extra_fields for a in item.assets.values())):
+                for key in ("proj:shape", "proj:transform"):
+                    fields.pop(key, None)
     return out
 
 
@@ -86,11 +95,7 @@ def test_a_cube_over_http_equals_one_from_files_without_probing_for_sidecars(
         proc.kill()
     _assert_same(remote, local_cube)
     requests = _requests(log)
-    assets = {
-        Path(a.get_absolute_href()).resolve().relative_to(folder.resolve()).as_posix()
-        for i in items
-        for a in i.assets.values()
-    }
+    assets = {_relative(a, folder) for i in items for a in i.assets.values()}
     paths = Counter(path.lstrip("/") for _, path, *_ in requests)
     # every request is for an asset: no directory listing, no .aux.xml / .msk probes
     assert set(paths) <= assets, sorted(set(paths) - assets)
@@ -125,18 +130,14 @@ def _on_s3(items: list[pystac.Item], folder: Path, endpoint: str, bucket: str) -
     Each test uses its own bucket: GDAL caches what it read per ``/vsis3/``
     path, whichever endpoint served it.
     """
-    out = []
-    for item in items:
-        copy = item.clone()
-        copy.properties["storage:schemes"] = {
+    out = _moved(items, folder, f"s3://{bucket}")
+    for item in out:
+        item.properties["storage:schemes"] = {
             "test-s3": {"type": "custom-s3", "platform": endpoint, "requester_pays": False}
         }
-        for asset in copy.assets.values():
-            rel = Path(asset.get_absolute_href()).resolve().relative_to(folder.resolve())
-            asset.href = f"s3://{bucket}/{rel.as_posix()}"
+        for asset in item.assets.values():
             asset.extra_fields["storage:refs"] = ["test-s3"]
             asset.extra_fields["auth:refs"] = ["s3"]
-        out.append(copy)
     return out
 
 

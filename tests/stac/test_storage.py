@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -92,8 +91,7 @@ def test_planetary_computer_https_assets_need_nothing() -> None:
 
 
 def _with_scheme(scheme: dict, auth: list | None) -> pystac.Item:
-    raw = json.loads(CDSE_ITEM.read_text())
-    raw = copy.deepcopy(raw)
+    raw = json.loads(CDSE_ITEM.read_text())  # a fresh dict: changed freely
     raw["properties"]["storage:schemes"] = {"only": scheme}
     asset = raw["assets"]["B04_10m"]
     asset["storage:refs"] = ["only"]
