@@ -7,6 +7,7 @@ imported inside the functions that need it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -14,6 +15,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,34 +55,118 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + _SIDECAR_SUFFIX)
 
 
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file, cached in ``<file>.sha256`` keyed by size and mtime.
+_SIDECAR_FORMAT = "geomm sha256 cache 2"
+"""The ``format`` value that marks a sidecar as geomm's (and says which key it holds)."""
 
-    The sidecar is a small JSON file; it is rewritten when the file changes and
-    silently skipped where the folder is read-only.
+_LEGACY_KEYS = frozenset({"size", "mtime_ns", "sha256"})
+"""The keys of the sidecars geomm wrote before the format field (size and mtime only)."""
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What a file's sha256 cache entry is valid for: any write to the file changes it.
+
+    A user can put an mtime back (``os.utime``) but not a ctime: the kernel sets
+    ctime on every write, rename and ``utime``. Inode and device tell a copy
+    (``cp -p`` keeps the times) or a replacement apart from the file that was hashed.
+    """
+
+    size: int
+    """File size in bytes."""
+    mtime_ns: int
+    """Modification time (settable by the user)."""
+    ctime_ns: int
+    """Status-change time, set by the kernel on every change, never by the user."""
+    inode: int
+    """Inode number: a replaced or copied file has another."""
+    device: int
+    """Device of the file system holding the inode."""
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileIdentity:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _cached_sha256(side: Path, ident: FileIdentity) -> tuple[str | None, bool]:
+    """The digest a sidecar holds for ``ident``, and whether geomm may overwrite the sidecar.
+
+    Returns ``(digest or None, ours)``. A sidecar geomm did not write (another
+    format, corrupt JSON, a folder) is never trusted and never replaced. An entry
+    is trusted only if it was written after the file's last change (the sidecar's
+    mtime is later than the file's ctime): a change in the same clock tick as the
+    hash, on a file system with coarse timestamps, would otherwise go unseen.
+    """
+    try:
+        with side.open("rb") as f:
+            written_ns = os.fstat(f.fileno()).st_mtime_ns
+            record = json.loads(f.read(4096).decode("utf-8"))
+    except FileNotFoundError:
+        return None, True
+    except (OSError, ValueError):  # a folder, unreadable, not UTF-8, not JSON: not ours
+        return None, False
+    if not isinstance(record, dict):
+        return None, False
+    if record.get("format") != _SIDECAR_FORMAT:
+        return None, _is_legacy(record)  # an older geomm's cache: rewrite it
+    digest = record.get("sha256")
+    key = {k: record.get(k) for k in dataclasses.asdict(ident)}
+    if key != dataclasses.asdict(ident) or not isinstance(digest, str):
+        return None, True
+    if ident.ctime_ns >= written_ns:
+        return None, True
+    return digest, True
+
+
+def _is_legacy(record: dict[str, Any]) -> bool:
+    """A sidecar from geomm before the format field: int size and mtime, a hex digest."""
+    return (
+        set(record) == _LEGACY_KEYS
+        and all(type(record[k]) is int for k in ("size", "mtime_ns"))
+        and isinstance(record["sha256"], str)
+        and re.fullmatch(r"[0-9a-f]{64}", record["sha256"]) is not None
+    )
+
+
+def _write_sidecar(side: Path, ident: FileIdentity, digest: str) -> None:
+    """Atomically write geomm's cache entry; skipped (logged) where the folder is read-only."""
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=side.parent, prefix=side.name, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"format": _SIDECAR_FORMAT, **dataclasses.asdict(ident), "sha256": digest}, f)
+        os.replace(tmp, side)
+        tmp = None
+    except OSError as e:  # read-only folder: hash again next time
+        log.debug("cannot write %s: %s", side, e)
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file, cached in ``<file>.sha256`` while the file is unchanged.
+
+    The cache saves hashing a large checkpoint on every run, and is keyed by
+    :class:`FileIdentity` (size, mtime, ctime, inode, device), so that a file
+    changed in place, even with its mtime restored, is hashed again. A sidecar
+    geomm did not write is ignored and left alone; the file is then hashed on
+    every call. Where the folder is read-only nothing is cached.
     """
     path = Path(path)
-    st = path.stat()
-    key = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    ident = FileIdentity.of(path.stat())
     side = _sidecar(path)
-    try:
-        cached = json.loads(side.read_text())
-        if {k: cached.get(k) for k in key} == key and isinstance(cached.get("sha256"), str):
-            return str(cached["sha256"])
-    except (OSError, ValueError):
-        pass
+    cached, ours = _cached_sha256(side, ident)
+    if cached is not None:
+        return cached
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     digest = h.hexdigest()
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=side.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump({**key, "sha256": digest}, f)
-        os.replace(tmp, side)
-    except OSError as e:  # read-only folder: hash again next time
-        log.debug("cannot write %s: %s", side, e)
+    if not ours:
+        log.debug("%s is not geomm's sha256 cache: left alone, %s hashed each time", side, path)
+    elif FileIdentity.of(path.stat()) == ident:  # not written to while it was hashed
+        _write_sidecar(side, ident, digest)
     return digest
 
 

@@ -198,8 +198,9 @@ def test_sha256_sidecar_cache(tiny_ckpt: Path) -> None:
     record = json.loads(side.read_text())
     assert record["sha256"] == digest and record["size"] == tiny_ckpt.stat().st_size
     side.write_text(json.dumps({**record, "sha256": "f" * 64}))
-    assert file_sha256(tiny_ckpt) == "f" * 64  # trusted while size and mtime match
     st = tiny_ckpt.stat()
+    os.utime(side, ns=(st.st_ctime_ns + 10**9, st.st_ctime_ns + 10**9))  # written after
+    assert file_sha256(tiny_ckpt) == "f" * 64  # trusted while the file is unchanged
     os.utime(tiny_ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert file_sha256(tiny_ckpt) == digest  # file changed: hashed again
 
@@ -294,7 +295,9 @@ def check_base_cache(model, path: Path) -> None:
     st = path.stat()
     fake = "0238d814" + sha256(path)[8:]
     side = path.with_name(path.name + ".sha256")
-    side.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": fake}))
+    record = json.loads(side.read_text())  # written by the refused load above
+    side.write_text(json.dumps({**record, "sha256": fake}))
+    os.utime(side, ns=(st.st_ctime_ns + 10**9, st.st_ctime_ns + 10**9))  # written after
     cached = load_model("croma-base", download=False, precision="fp32")
     assert cached.weights_id == f"CROMA_base-0238d814.pt sha256:{fake[:16]}"
     assert_same_embeddings(model, cached, small_chips(1, 16))
