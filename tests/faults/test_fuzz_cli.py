@@ -1,0 +1,466 @@
+"""Fuzz the command line: bad values for every option of every command.
+
+Hypothesis picks a command, takes a valid and cheap invocation of it (a tiny
+AOI of the sample catalog, a 40-pair caption set, croma-tiny with random
+weights), replaces one to three of its options with hostile values (paths
+that are folders, garbage files, ``/``, ``.``, numbers that are NaN, zero,
+negative or 1e308, Rich markup, credentials in URLs, malformed dates, CRSs
+and periods) and runs ``geomm.cli.main`` in this process. Every invocation
+must end as a user would want:
+
+- exit 0 (the value was fine), 1 (one ``error:`` line: what, where, the
+  fix) or 2 (click's own usage error for a malformed command line);
+- never 70 ("internal error"), never a traceback;
+- credentials given in a URL never printed;
+- nothing outside the invocation's own folder touched: the inputs, a folder
+  of someone else's files and the current folder's other files keep their
+  bytes and times (an ``--out`` that names them must be refused).
+
+The options come from the CLI itself (click's parameter list), so an option
+added later is fuzzed without editing this file. CI runs a reduced number of
+examples; the full run is ``GEOMM_FUZZ_EXAMPLES=2000 pytest -m fuzz
+tests/faults/test_fuzz_cli.py`` (docs/reliability.md has its figures).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import sys
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import typer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geomm.cli import EXIT_INTERNAL_ERROR, app, main
+
+pytestmark = pytest.mark.fuzz
+
+EXAMPLES = int(os.environ.get("GEOMM_FUZZ_EXAMPLES", "150"))
+SEED = os.environ.get("GEOMM_FUZZ_SEED")
+LOG = os.environ.get("GEOMM_FUZZ_LOG")
+"""A file to append each run's exit code, arguments and last stderr line to."""
+SECONDS_PER_RUN = 30
+"""A run still going after this is a valid input doing real work (say
+``--epochs 100000``); it is stopped and counted, not failed."""
+
+AOI = {
+    "type": "Polygon",
+    "coordinates": [
+        [[11.975, 48.015], [11.99, 48.015], [11.99, 48.025], [11.975, 48.025], [11.975, 48.015]]
+    ],
+}
+DATES = ["--start", "2024-06-01", "--end", "2024-06-20"]
+SECRETS = ("PASSWORD", "SECRETSIG", "SECRETTOKEN")
+CREDENTIAL_URLS = (
+    "http://user:PASSWORD@127.0.0.1:9/api?sig=SECRETSIG",
+    "https://127.0.0.1:9/stac?token=SECRETTOKEN&se=2030-01-01",
+    "tcp://user:PASSWORD@127.0.0.1:9",
+)
+
+
+class _Overtime(BaseException):
+    """Raised by the alarm in a run that took too long (not an ``Exception``:
+    the CLI boundary must not turn it into an exit code)."""
+
+
+@dataclass
+class World:
+    """Inputs every run may read and must leave as they are."""
+
+    root: Path
+    aoi: Path
+    cube: Path
+    tiny_csv: Path
+    poisoned_csv: Path
+    poison_json: Path
+    classes: Path
+    templates: Path
+    pretrained: Path
+    finetuned: Path
+    bad_files: dict[str, Path] = field(default_factory=dict)
+    before: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Size and mtime of every input file, to compare after each run."""
+    runs: int = 0
+    overtime: int = 0
+    exits: dict[int, int] = field(default_factory=dict)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Size and mtime of every file under ``root`` except runs/ and the cache."""
+    seen = {}
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        if here == root:
+            dirs[:] = [d for d in dirs if d not in ("runs", "cache")]
+        for name in files:
+            st_ = (here / name).lstat()
+            seen[str((here / name).relative_to(root))] = (st_.st_size, st_.st_mtime_ns)
+    return seen
+
+
+def _quiet_main(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("fuzz-world")
+    aoi = root / "aoi.geojson"
+    aoi.write_text(json.dumps(AOI))
+    made = tmp_path_factory.mktemp("fuzz-made")
+    # inputs made by geomm itself, once, through the CLI
+    cube = root / "inputs" / "cube.zarr"
+    setup = [
+        ["cube", "--catalog", "sample", "--aoi", str(aoi), *DATES, "--out", str(cube)],
+        ["cleanclip", "make-digits", "--out", str(made / "digits")],
+    ]
+    for argv in setup:
+        code, _, err = _quiet_main(argv)
+        assert code == 0, err
+    digits = root / "inputs" / "digits"
+    lines = (made / "digits" / "train.csv").read_text().splitlines()[:41]
+    for line in lines[1:]:
+        image = line.split(",")[0]
+        (digits / image).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(made / "digits" / image, digits / image)
+    for name in ("classes.txt", "templates.txt"):
+        shutil.copy(made / "digits" / name, digits / name)
+    tiny = digits / "tiny.csv"
+    tiny.write_text("\n".join(lines) + "\n")
+    runs = root / "inputs" / "runs"
+    for argv in (
+        ["cleanclip", "poison", "--csv", str(tiny), "--out", str(runs / "bad"), "--target",
+         "zero", "--attack", "badnet", "--count", "4"],
+        ["cleanclip", "pretrain", "--csv", str(runs / "bad" / "poisoned.csv"), "--out",
+         str(runs / "pre"), "--epochs", "1", "--batch-size", "8"],
+        ["cleanclip", "finetune", "--csv", str(tiny), "--checkpoint", str(runs / "pre"),
+         "--out", str(runs / "ft"), "--recipe", "cleanclip", "--epochs", "1", "--batch-size",
+         "8"],
+    ):  # fmt: skip
+        code, _, err = _quiet_main(argv)
+        assert code == 0, err
+    w = World(
+        root=root,
+        aoi=aoi,
+        cube=cube,
+        tiny_csv=tiny,
+        poisoned_csv=runs / "bad" / "poisoned.csv",
+        poison_json=runs / "bad" / "poison.json",
+        classes=digits / "classes.txt",
+        templates=digits / "templates.txt",
+        pretrained=runs / "pre",
+        finetuned=runs / "ft",
+    )
+    # someone else's files: a plain folder, and one that looks like a store
+    precious = root / "precious"
+    (precious / "notes").mkdir(parents=True)
+    (precious / "notes" / "thesis.txt").write_text("years of work\n")
+    (precious / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
+    bad = root / "bad"
+    bad.mkdir()
+    files = {
+        "empty": b"",
+        "garbage": bytes(range(256)) * 4,
+        "latin1": "caf\xe9,\xe9t\xe9\n".encode("latin-1"),
+        "json-list": b"[1, 2, 3]",
+        "geojson-point": json.dumps({"type": "Point", "coordinates": [12, 48]}).encode(),
+        "geojson-nan": b'{"type": "Polygon", "coordinates": [[[NaN, 48], [12, 48], [12, 49], '
+        b"[NaN, 48]]]}",
+        "geojson-world": json.dumps(
+            {"type": "Polygon", "coordinates": [[[-180, -80], [180, -80], [180, 80],
+                                                 [-180, 80], [-180, -80]]]}  # fmt: skip
+        ).encode(),
+        "[red]x[-red].geojson": json.dumps(AOI).encode(),
+        "csv-no-columns.csv": b"a,b\n1,2\n",
+        "csv-escape.csv": b"image,caption\n../../../../etc/passwd,a file\n",
+    }
+    for name, data in files.items():
+        (bad / name).write_bytes(data)
+        w.bad_files[name] = bad / name
+    w.bad_files["folder"] = precious
+    w.bad_files["missing"] = root / "no" / "such" / "file.geojson"
+    w.bad_files["png"] = root / "no-such.png"
+    w.before = _snapshot(root)
+    yield w
+
+
+@dataclass(frozen=True)
+class Param:
+    """One option or argument of a command, as the fuzzer needs it."""
+
+    name: str
+    opts: tuple[str, ...]
+    """Its flags (empty for a positional argument)."""
+    kind: str
+    """``flag``, ``int``, ``float``, ``path``, ``writer`` (a path geomm writes) or ``text``."""
+
+
+_WRITERS = {"out", "out_path", "docs"}
+"""Parameters that name where geomm writes."""
+
+
+def _kind(name: str, hint: object, is_flag: bool) -> str:
+    base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+    args = [a for a in typing.get_args(base) if a is not type(None)] or [base]
+    base = args[0]
+    if is_flag or base is bool:
+        return "flag"
+    if name in _WRITERS:
+        return "writer"
+    if base is Path:
+        return "path"
+    return {int: "int", float: "float"}.get(base, "text")
+
+
+def _commands() -> dict[tuple[str, ...], list[Param]]:
+    """Every command of the CLI with its parameters, from the CLI itself.
+
+    Types come from the command functions' annotations (typer's own parameter
+    objects are not a stable API).
+    """
+    found: dict[tuple[str, ...], list[Param]] = {}
+
+    def walk(prefix: tuple[str, ...], cmd: object) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk((*prefix, name), sub)
+            return
+        hints = typing.get_type_hints(cmd.callback, include_extras=True)
+        found[prefix] = [
+            Param(
+                p.name,
+                tuple(p.opts) if p.param_type_name == "option" else (),
+                _kind(p.name, hints.get(p.name), bool(getattr(p, "is_flag", False))),
+            )
+            for p in cmd.params
+            if p.name != "help"
+        ]
+
+    walk((), typer.main.get_command(app))
+    return found
+
+
+COMMANDS = _commands()
+
+
+def _base(path: tuple[str, ...], w: World, out: Path) -> list[str] | None:
+    """A valid, quick invocation of each command (None: fuzz from nothing)."""
+    aoi, cube = str(w.aoi), str(w.cube)
+    bases = {
+        ("search",): ["--catalog", "sample", "--aoi", aoi, *DATES, "--out", f"{out}/i.geojson"],
+        ("cube",): ["--catalog", "sample", "--aoi", aoi, *DATES, "--out", f"{out}/c.zarr"],
+        ("embed",): ["--aoi", aoi, "--cube", cube, "--model", "croma-tiny", "--weights",
+                     "random", "--out", f"{out}/e.parquet"],  # fmt: skip
+        ("quicklook",): [cube, "--out", f"{out}/q.png"],
+        ("verify",): [cube],
+        ("models",): [],
+        ("cleanclip", "make-digits"): ["--out", f"{out}/digits"],
+        ("cleanclip", "poison"): ["--csv", str(w.tiny_csv), "--out", f"{out}/bad", "--target",
+                                  "zero", "--attack", "badnet", "--count", "4"],  # fmt: skip
+        ("cleanclip", "pretrain"): ["--csv", str(w.poisoned_csv), "--out", f"{out}/pre",
+                                    "--epochs", "1", "--batch-size", "8"],  # fmt: skip
+        ("cleanclip", "finetune"): ["--csv", str(w.tiny_csv), "--checkpoint", str(w.pretrained),
+                                    "--out", f"{out}/ft", "--recipe", "cleanclip", "--epochs",
+                                    "1", "--batch-size", "8"],  # fmt: skip
+        ("cleanclip", "evaluate"): ["--checkpoint", str(w.finetuned), "--test", str(w.tiny_csv),
+                                    "--classes", str(w.classes), "--templates",
+                                    str(w.templates), "--poison-json", str(w.poison_json)],  # fmt: skip
+        ("cleanclip", "reproduce"): ["--report-only", "--out", f"{out}/rep"],
+    }
+    return bases.get(path)
+
+
+NUMBERS = ["0", "-1", "-0", "1", "7", "1e308", "-1e308", "nan", "inf", "-inf", "1e-320",
+           "99999999999999999999999", "100000", "abc", "", " 5", "1,5", "0x10", "\u0661"]  # fmt: skip
+WORDS = ["", " ", "abc", "[red]x[/red]", "[/", "[bold]", "EPSG:99999", "EPSG:4326",
+         "EPSG:3857", "EPSG:32601", "+proj=bogus", "0D", "-1M", "1e308D", "2W", "2024-13-01",
+         "2024-02-30", "0000-00-00", "9999-12-31", "1970-01-01", "2024-06-20", "2024-06-01",
+         "file:///etc/passwd", "s3://bucket/key", "local", "croma-base", "croma-large",
+         "joint,sar,nope", "bf16", "int8", "median", "nearest", "cleanclip", "ascending",
+         "\u00e9\U0001f642", "a" * 3000, *CREDENTIAL_URLS]  # fmt: skip
+
+
+def _inputs(w: World, out: Path) -> list[str]:
+    """Values for options that name a file geomm reads."""
+    return [
+        *map(str, w.bad_files.values()),
+        "/", ".", "..", "~", "/etc/passwd", "/dev/null",
+        str(w.cube), str(w.tiny_csv), str(w.finetuned),  # right kind of file, maybe wrong option
+        str(out / ("x" * 300)),  # name too long
+    ]  # fmt: skip
+
+
+def _outputs(w: World, out: Path) -> list[str]:
+    """Values for options that name where geomm writes.
+
+    Only places inside this test's folders: ``/``, ``~`` and ``/tmp`` as
+    targets are refused by a rule with its own tests (tests/faults), and a
+    fuzz run must not be able to harm the machine if that rule broke.
+    """
+    return [
+        ".", "..",  # the run's folder (keep.txt must survive) and its parent
+        str(w.root),  # the world itself: inputs and someone else's files
+        *map(str, w.bad_files.values()),  # a file, a non-geomm folder, a missing parent
+        str(out / ("x" * 300)),
+        str(out / "[/odd].zarr"),
+        str(out / "[red]x[/red].parquet"),
+        str(out / "fine.out"),
+    ]  # fmt: skip
+
+
+
+@st.composite
+def invocations(draw: st.DrawFn, w: World, out: Path) -> list[str]:
+    path = draw(st.sampled_from(sorted(COMMANDS)))
+    params = COMMANDS[path]
+    argv = list(_base(path, w, out) or [])
+    if not params:
+        return [*path, *argv]
+    chosen = draw(st.lists(st.sampled_from(params), min_size=1, max_size=3, unique_by=id))
+    for param in chosen:
+        if not param.opts:  # a positional argument: replace the base one, if any
+            value = draw(st.sampled_from(_inputs(w, out)))
+            positional = [a for a in argv if not a.startswith("-")][:1]
+            argv = [value if a in positional else a for a in argv] if positional else [value, *argv]
+            continue
+        argv = _without(argv, param)
+        if param.kind == "flag":
+            if draw(st.booleans()):
+                argv.append(param.opts[0])
+            continue
+        pool = {
+            "writer": st.sampled_from(_outputs(w, out)),
+            "path": st.sampled_from(_inputs(w, out)),
+            "int": _numbers(),
+            "float": _numbers(),
+        }.get(param.kind, st.one_of(st.sampled_from(WORDS), st.text(max_size=12)))
+        flag = draw(st.sampled_from(param.opts))
+        if draw(st.booleans()) or not argv:
+            argv = [*argv, flag, draw(pool)]
+        else:  # sometimes in front, before the other options
+            argv = [flag, draw(pool), *argv]
+    if draw(st.integers(0, 9)) == 0:  # --verbose anywhere
+        argv.insert(draw(st.integers(0, len(argv))), "--verbose")
+    return [*path, *argv]
+
+
+def _numbers() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(NUMBERS),
+        st.integers(-(10**12), 10**12).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    )
+
+
+def _without(argv: list[str], param: Param) -> list[str]:
+    """``argv`` less the option ``param`` (and its value) where the base gives it."""
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in param.opts:
+            skip = param.kind != "flag"
+        else:
+            kept.append(a)
+    return kept
+
+
+def _alarm(_signum: int, _frame: object) -> None:
+    raise _Overtime
+
+
+def _check(argv: list[str], run_dir: Path, w: World) -> None:
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(SECONDS_PER_RUN)
+    cwd = Path.cwd()
+    os.chdir(run_dir)
+    try:
+        code, out, err = _quiet_main(argv)
+    except _Overtime:
+        w.overtime += 1
+        return
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        os.chdir(cwd)
+    w.runs += 1
+    w.exits[code] = w.exits.get(code, 0) + 1
+    if LOG:  # one line per run, to see what was tried
+        with open(LOG, "a") as f:
+            last = (err.strip().splitlines() or [""])[-1][:160]
+            f.write(f"{code}\t{json.dumps(argv)[:300]}\t{last}\n")
+    shown = f"geomm {' '.join(argv)!r} -> {code}\nstdout: {out[-2000:]}\nstderr: {err[-3000:]}"
+    assert code != EXIT_INTERNAL_ERROR, shown
+    assert code in (0, 1, 2), shown
+    assert "Traceback" not in out + err, shown
+    assert "internal error" not in err, shown
+    if code == 1:
+        lines = [line for line in err.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("error:")]
+        assert len(errors) == 1 and lines[-1] == errors[0], shown
+    for secret in SECRETS:
+        if any(secret in a and a in CREDENTIAL_URLS for a in argv):
+            assert secret not in out + err, shown
+    # the current folder's other file and every input are still there, untouched
+    assert (run_dir / "keep.txt").read_text() == "not geomm's\n", shown
+    changed = _changes(w.before, _snapshot(w.root))
+    assert not changed, f"{shown}\nchanged outside the run's folder: {changed[:10]}"
+
+
+def _changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def test_cli_survives_hostile_options(world: World, monkeypatch: pytest.MonkeyPatch):
+    # belt and braces: any HTTP that GDAL or a library might attempt goes to a
+    # refused loopback port (the session's guard covers Python sockets only)
+    for name in ("GDAL_HTTP_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.setenv("CPL_AWS_EC2_API_ROOT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    runs = world.root / "runs"
+    runs.mkdir(exist_ok=True)
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=SEED is None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def one(data: st.DataObject) -> None:
+        run_dir = runs / f"{world.runs + world.overtime:05d}"
+        if run_dir.exists():  # hypothesis replays an example while shrinking
+            shutil.rmtree(run_dir)
+        run_dir.mkdir()
+        (run_dir / "keep.txt").write_text("not geomm's\n")
+        out = run_dir / "out"
+        argv = data.draw(invocations(world, out))
+        _check(argv, run_dir, world)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    if SEED is not None:
+        from hypothesis import seed
+
+        one = seed(int(SEED))(one)
+    one()
+    assert world.runs + world.overtime >= EXAMPLES
+    sys.stdout.write(
+        f"\nfuzz: {world.runs} runs, exits {dict(sorted(world.exits.items()))}, "
+        f"{world.overtime} overtime\n"
+    )
