@@ -180,8 +180,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "geojson-nan": b'{"type": "Polygon", "coordinates": [[[NaN, 48], [12, 48], [12, 49], '
         b"[NaN, 48]]]}",
         "geojson-world": json.dumps(
-            {"type": "Polygon", "coordinates": [[[-180, -80], [180, -80], [180, 80],
-                                                 [-180, 80], [-180, -80]]]}  # fmt: skip
+            {
+                "type": "Polygon",
+                "coordinates": [[[-180, -80], [180, -80], [180, 80], [-180, 80], [-180, -80]]],
+            }  # fmt: skip
         ).encode(),
         "[red]x[-red].geojson": json.dumps(AOI).encode(),
         "csv-no-columns.csv": b"a,b\n1,2\n",
@@ -257,35 +259,38 @@ def _commands() -> dict[tuple[str, ...], list[Param]]:
 COMMANDS = _commands()
 
 
-def _base(path: tuple[str, ...], w: World, out: Path) -> list[str] | None:
-    """A valid, quick invocation of each command (None: fuzz from nothing)."""
-    aoi, cube = str(w.aoi), str(w.cube)
-    bases = {
-        ("search",): ["--catalog", "sample", "--aoi", aoi, *DATES, "--out", f"{out}/i.geojson"],
-        ("cube",): ["--catalog", "sample", "--aoi", aoi, *DATES, "--out", f"{out}/c.zarr"],
-        ("embed",): ["--aoi", aoi, "--cube", cube, "--model", "croma-tiny", "--weights",
-                     "random", "--out", f"{out}/e.parquet"],  # fmt: skip
-        ("quicklook",): [cube, "--out", f"{out}/q.png"],
-        ("verify",): [cube],
-        ("models",): [],
-        ("cleanclip", "make-digits"): ["--out", f"{out}/digits"],
-        ("cleanclip", "poison"): ["--csv", str(w.tiny_csv), "--out", f"{out}/bad", "--target",
-                                  "zero", "--attack", "badnet", "--count", "4"],  # fmt: skip
-        ("cleanclip", "pretrain"): ["--csv", str(w.poisoned_csv), "--out", f"{out}/pre",
-                                    "--epochs", "1", "--batch-size", "8"],  # fmt: skip
-        ("cleanclip", "finetune"): ["--csv", str(w.tiny_csv), "--checkpoint", str(w.pretrained),
-                                    "--out", f"{out}/ft", "--recipe", "cleanclip", "--epochs",
-                                    "1", "--batch-size", "8"],  # fmt: skip
-        ("cleanclip", "evaluate"): ["--checkpoint", str(w.finetuned), "--test", str(w.tiny_csv),
-                                    "--classes", str(w.classes), "--templates",
-                                    str(w.templates), "--poison-json", str(w.poison_json)],  # fmt: skip
-        ("cleanclip", "reproduce"): ["--report-only", "--out", f"{out}/rep"],
-    }
-    return bases.get(path)
+BASES = {
+    ("search",): "--catalog sample --aoi {aoi} {dates} --out {out}/i.geojson",
+    ("cube",): "--catalog sample --aoi {aoi} {dates} --out {out}/c.zarr",
+    ("embed",): "--aoi {aoi} --cube {cube} --model croma-tiny --weights random "
+    "--out {out}/e.parquet",
+    ("quicklook",): "{cube} --out {out}/q.png",
+    ("verify",): "{cube}",
+    ("models",): "",
+    ("cleanclip", "make-digits"): "--out {out}/digits",
+    ("cleanclip", "poison"): "--csv {tiny} --out {out}/bad --target zero --attack badnet --count 4",
+    ("cleanclip", "pretrain"): "--csv {poisoned} --out {out}/pre --epochs 1 --batch-size 8",
+    ("cleanclip", "finetune"): "--csv {tiny} --checkpoint {pre} --out {out}/ft "
+    "--recipe cleanclip --epochs 1 --batch-size 8",
+    ("cleanclip", "evaluate"): "--checkpoint {ft} --test {tiny} --classes {classes} "
+    "--templates {templates} --poison-json {poison}",
+    ("cleanclip", "reproduce"): "--report-only --out {out}/rep",
+}
+"""A valid, quick invocation of each command (tmp paths have no spaces)."""
+
+
+def _base(path: tuple[str, ...], w: World, out: Path) -> list[str]:
+    template = BASES.get(path, "")
+    return template.format(
+        aoi=w.aoi, dates=" ".join(DATES), out=out, cube=w.cube, tiny=w.tiny_csv,
+        poisoned=w.poisoned_csv, pre=w.pretrained, ft=w.finetuned, classes=w.classes,
+        templates=w.templates, poison=w.poison_json,
+    ).split()  # fmt: skip
 
 
 NUMBERS = ["0", "-1", "-0", "1", "7", "1e308", "-1e308", "nan", "inf", "-inf", "1e-320",
-           "99999999999999999999999", "100000", "abc", "", " 5", "1,5", "0x10", "\u0661"]  # fmt: skip
+           "99999999999999999999999", "100000", "abc", "", " 5", "1,5", "0x10",
+           "\u0661"]  # fmt: skip
 WORDS = ["", " ", "abc", "[red]x[/red]", "[/", "[bold]", "EPSG:99999", "EPSG:4326",
          "EPSG:3857", "EPSG:32601", "+proj=bogus", "0D", "-1M", "1e308D", "2W", "2024-13-01",
          "2024-02-30", "0000-00-00", "9999-12-31", "1970-01-01", "2024-06-20", "2024-06-01",
@@ -322,12 +327,11 @@ def _outputs(w: World, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-
 @st.composite
 def invocations(draw: st.DrawFn, w: World, out: Path) -> list[str]:
     path = draw(st.sampled_from(sorted(COMMANDS)))
     params = COMMANDS[path]
-    argv = list(_base(path, w, out) or [])
+    argv = _base(path, w, out)
     if not params:
         return [*path, *argv]
     chosen = draw(st.lists(st.sampled_from(params), min_size=1, max_size=3, unique_by=id))
