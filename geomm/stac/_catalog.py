@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from geomm._redact import redact_text, redact_url
 from geomm.errors import CatalogError
 from geomm.stac._profiles import Profile, list_profiles, load_profile
 
@@ -37,8 +38,8 @@ class CatalogSource:
 
     @property
     def label(self) -> str:
-        """Short text for tables and messages."""
-        where = self.url or str(self.path)
+        """Short text for tables and messages (a URL's credentials redacted)."""
+        where = redact_url(self.url) if self.url else str(self.path)
         return self.profile.name if self.profile.name != "generic" else where
 
 
@@ -64,7 +65,7 @@ def resolve_catalog(spec: str | Path | CatalogSource) -> CatalogSource:
         profile = load_profile(text)
     except CatalogError:
         raise CatalogError(
-            f"unknown catalog {text!r}: not a provider ({', '.join(_names())}), "
+            f"unknown catalog {redact_text(text)!r}: not a provider ({', '.join(_names())}), "
             "not an http(s) STAC API URL, and no such file or folder"
         ) from None
     return _from_profile(profile)

@@ -25,9 +25,11 @@ import pystac
 import shapely
 from shapely.geometry import shape
 
+from geomm._redact import redact_text, redact_url
 from geomm.aoi import Aoi, split_antimeridian
 from geomm.errors import CatalogError, EmptyResultError, SearchError
 from geomm.stac._catalog import CatalogSource, resolve_catalog
+from geomm.stac._hrefs import HrefPolicy, asset_href, check_item_hrefs
 
 __all__ = ["SearchQuery", "SearchResult", "parse_datetime", "search", "write_items"]
 
@@ -96,6 +98,7 @@ def search(
     max_cloud: float | None = None,
     limit: int | None = None,
     allow_empty: bool = False,
+    allow_outside_catalog: bool = False,
     client: Any = None,
 ) -> SearchResult:
     """Search ``catalog`` for items over ``aoi`` between ``start`` and ``end``.
@@ -109,12 +112,17 @@ def search(
         max_cloud: largest ``eo:cloud_cover`` in percent.
         limit: most items to return.
         allow_empty: return an empty result instead of raising.
+        allow_outside_catalog: a local catalog's items may reference files
+            outside its folder and GDAL ``/vsi...`` paths (a catalog you
+            trust). Items from a STAC API may never reference local files.
         client: a ``pystac_client.Client`` to use instead of opening the URL
             (tests, custom auth or ``stac_io``).
 
     Raises:
         EmptyResultError: nothing matched and ``allow_empty`` is false.
         SearchError: the API could not be reached or answered with an error.
+        UntrustedHrefError: a found item references an asset its catalog may
+            not choose (see :mod:`geomm.stac._hrefs`).
     """
     source = resolve_catalog(catalog)
     query = SearchQuery(
@@ -137,6 +145,9 @@ def search(
     kept.sort(key=lambda it: (_span(it)[0], it.id))
     if query.limit is not None:
         kept = kept[: query.limit]
+    policy = HrefPolicy.for_source(source, allow_outside_catalog=allow_outside_catalog)
+    for item in kept:  # what geomm may read: every asset of every item it hands on
+        check_item_hrefs(item, policy)
     if not kept and not allow_empty:
         raise EmptyResultError(_empty_message(source, query, cloudy))
     return SearchResult(
@@ -159,7 +170,7 @@ def write_items(result: SearchResult, path: str | Path) -> Path:
     for item in result.items:
         d = item.to_dict(include_self_link=False, transform_hrefs=False)
         for key, asset in item.assets.items():
-            d["assets"][key]["href"] = asset.get_absolute_href() or asset.href
+            d["assets"][key]["href"] = asset_href(asset)
         d["links"] = [
             link for link in d.get("links", []) if link.get("rel") not in ("root", "parent")
         ]
@@ -258,16 +269,17 @@ def _api_items(source: CatalogSource, query: SearchQuery, client: Any) -> Iterat
     except APIError as e:
         if getattr(e, "status_code", None) is None:  # never got an HTTP answer
             raise SearchError(
-                f"cannot reach STAC API {source.url}; check the URL and your network, "
-                "or use --catalog sample offline"
+                f"cannot reach STAC API {redact_url(str(source.url))}; check the URL and "
+                "your network, or use --catalog sample offline"
             ) from e
         raise SearchError(
-            f"STAC API {source.url} answered HTTP {e.status_code}: {str(e)[:300]}"
+            f"STAC API {redact_url(str(source.url))} answered HTTP {e.status_code}: "
+            f"{redact_text(str(e))[:300]}"
         ) from e
     except OSError as e:  # requests' ConnectionError and timeouts derive from OSError
         raise SearchError(
-            f"cannot reach STAC API {source.url} ({type(e).__name__}); check the URL and "
-            "your network, or use --catalog sample offline"
+            f"cannot reach STAC API {redact_url(str(source.url))} ({type(e).__name__}); check "
+            "the URL and your network, or use --catalog sample offline"
         ) from e
     return iter(items)
 
