@@ -9,6 +9,21 @@ the progress folder. A rerun with ``resume=True`` checks that the
 store was made from the same cube (a fingerprint of its coordinates and
 attributes) and writes only the blocks without a marker, so a chunk marked
 done is never rewritten. ``open_cube`` refuses incomplete stores.
+
+Safety (issue 13):
+
+* one writer per store: :func:`write_cube` holds the store's lease
+  (:mod:`geomm._lease`) while it writes; a second writer is refused;
+* the skeleton is written into a hidden sibling folder and renamed into
+  place when whole, so a store is either absent or resumable;
+* a store is geomm's when it carries the marker group ``geomm/`` (or, for
+  stores older than the marker, both ``geomm_*`` attributes); only such a
+  store is ever replaced (``overwrite=True``) or repaired;
+* completion writes the chunk manifest ``geomm/manifest.json`` (every file's
+  size and CRC-32): ``open_cube`` checks every file is there with its size,
+  :func:`verify_cube` decodes and checksums every chunk, and
+  ``write_cube(..., resume=True)`` on a damaged store rewrites exactly the
+  blocks holding damaged chunks.
 """
 
 from __future__ import annotations
@@ -17,9 +32,12 @@ import functools
 import hashlib
 import json
 import math
+import os
+import re
 import shutil
 import sys
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +48,30 @@ import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec
 
+from geomm._lease import refuse_unsafe_target, write_lease
 from geomm.errors import GeommError
 
-__all__ = ["CubeStoreError", "WriteReport", "cube_blocks", "open_cube", "write_cube"]
+__all__ = [
+    "CubeStoreError",
+    "DamagedChunk",
+    "VerifyReport",
+    "WriteReport",
+    "cube_blocks",
+    "open_cube",
+    "verify_cube",
+    "write_cube",
+]
 
 _PROGRESS_SUFFIX = ".progress"
+_SETUP_SUFFIX = ".geomm-setup"
 _STATUS = "geomm_status"
 _FINGERPRINT = "geomm_fingerprint"
+_MARKER = "geomm"
+"""Zarr group inside every store geomm writes: its ownership marker and manifest."""
+_MARKER_KIND = "geomm-cube"
+_MANIFEST = "manifest.json"
+_BLOCK_NAME = re.compile(r"y\d{6}-\d{6}_x\d{6}-\d{6}")
+_WHAT = "cube store"
 
 
 class CubeStoreError(GeommError, RuntimeError):
@@ -52,6 +87,33 @@ class WriteReport:
     blocks_written: int
     blocks_skipped: int
     """Blocks already complete from an earlier, interrupted run."""
+
+
+@dataclass(frozen=True)
+class DamagedChunk:
+    """One file of a finished store that no longer holds what was written."""
+
+    key: str
+    """The file's path inside the store, e.g. ``"s2/c/0/0/1/2"``."""
+    problem: str
+    """What is wrong: ``"missing"``, ``"size 10, written 20"``, ``"checksum differs"``..."""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`verify_cube` found."""
+
+    path: Path
+    """The store."""
+    chunks_checked: int
+    """Files of the manifest read, checksummed and (chunks) decoded."""
+    damaged: tuple[DamagedChunk, ...]
+    """The files that are missing or differ from what was written; empty if sound."""
+
+    @property
+    def sound(self) -> bool:
+        """Whether every file is as written."""
+        return not self.damaged
 
 
 @dataclass(frozen=True)
@@ -109,14 +171,27 @@ def write_cube(
         blocks_per_batch: blocks computed together (then marked done together);
             more keeps more workers busy, fewer loses less work to a crash.
 
+    A complete store is left as it is by ``resume=True``, except for
+    damaged chunks (:func:`verify_cube`): the blocks holding them are
+    rewritten. ``overwrite=True`` replaces only a store geomm wrote.
+
     Raises:
         CubeStoreError: ``path`` holds another cube, or an existing store
-            and neither ``resume`` nor ``overwrite`` was given, or the store
-            cannot be written (no such folder, no permission, disk full).
+            and neither ``resume`` nor ``overwrite`` was given, or something
+            that is not a geomm store, or the store cannot be written (no
+            such folder, no permission, disk full).
+        StoreInUseError: another run is writing the store (or a dead run's
+            lease is there and neither ``resume`` nor ``overwrite`` was given).
+        UnsafeTargetError: ``path`` is a filesystem root, the home folder,
+            the current folder or a folder above it.
     """
     path = Path(path)
     try:
-        return _write(ds, path, resume, overwrite, progress, on_start, blocks_per_batch)
+        refuse_unsafe_target(path, what=_WHAT, argument="path")
+        # resume continues a dead writer's store, overwrite replaces it: either may take
+        # over its stale lease; a plain run never does
+        with write_lease(path, what=_WHAT, takeover=resume or overwrite):
+            return _write(ds, path, resume, overwrite, progress, on_start, blocks_per_batch)
     except OSError as e:
         if isinstance(e, GeommError):  # an unreadable scene (AssetReadError) says so itself
             raise
@@ -149,14 +224,16 @@ def _write(
     )
     fingerprint = _fingerprint(ds)
     blocks = cube_blocks(ds)
-    if path.exists() and overwrite:
-        shutil.rmtree(path)
-        shutil.rmtree(progress_dir(path), ignore_errors=True)
-    if path.exists():
+    if overwrite and _occupied(path):
+        _remove_store(path)
+    if _occupied(path):
         if _check_existing(path, fingerprint, resume) == "complete":
-            if on_start:
-                on_start(0, len(blocks))
-            return WriteReport(path, len(blocks), 0, len(blocks))
+            damaged = _damaged_blocks(path, blocks, _pixel_names(ds))
+            if not damaged:
+                if on_start:
+                    on_start(0, len(blocks))
+                return WriteReport(path, len(blocks), 0, len(blocks))
+            _reopen(path, [b for b in blocks if b not in damaged])
     else:
         _initialize(ds, path, fingerprint)
     done_dir = progress_dir(path)
@@ -167,7 +244,7 @@ def _write(
         on_start(len(todo), len(blocks) - len(todo))
     # Region writes carry only the pixel variables, without coordinates: those
     # were written once by _initialize and must not be touched again.
-    pixels = ds[[n for n, v in ds.data_vars.items() if {"y", "x"} <= set(v.dims)]]
+    pixels = ds[_pixel_names(ds)]
     pixels = pixels.drop_vars(list(pixels.coords))
     # Blocks are written a few at a time in one Dask computation, so the
     # threads (or cluster workers) stay busy across block boundaries; each
@@ -188,9 +265,14 @@ def _write(
 def open_cube(path: str | Path, *, allow_incomplete: bool = False) -> xr.Dataset:
     """Open a cube written by :func:`write_cube`, lazily, with its CRS.
 
+    A complete store's files are checked against its chunk manifest
+    cheaply (each is there, with the size written; :func:`verify_cube`
+    checks the bytes): a missing chunk would otherwise read as fill values.
+
     Raises:
         CubeStoreError: no store at ``path``, or an incomplete one (rerun
-            ``geomm cube --resume``), unless ``allow_incomplete``.
+            ``geomm cube --resume``), or a damaged one (chunk files missing
+            or truncated), unless ``allow_incomplete``.
     """
     path = Path(path)
     if not (path / "zarr.json").is_file():
@@ -198,12 +280,56 @@ def open_cube(path: str | Path, *, allow_incomplete: bool = False) -> xr.Dataset
     import rioxarray  # noqa: F401 - registers the .rio accessor users expect
 
     ds = xr.open_zarr(path, decode_coords="all", consolidated=False, zarr_format=3)
-    if ds.attrs.get(_STATUS) != "complete" and not allow_incomplete:
+    if allow_incomplete:
+        return ds
+    if ds.attrs.get(_STATUS) != "complete":
         raise CubeStoreError(
             f"cube {str(path)!r} is incomplete (an interrupted run); finish it with "
             "`geomm cube ... --resume`, or open it with allow_incomplete=True"
         )
+    manifest = _read_manifest(path)
+    if manifest is not None:
+        damaged = _stat_damage(path, manifest)
+        if damaged:
+            raise CubeStoreError(
+                f"cube {str(path)!r} is damaged: {_describe(damaged)}; repair it with "
+                "write_cube(cube, path, resume=True) (the same cube: only the blocks holding "
+                "these chunks are rewritten), or open it with allow_incomplete=True"
+            )
     return ds
+
+
+def verify_cube(path: str | Path) -> VerifyReport:
+    """Check every file of a finished store against its chunk manifest.
+
+    Each file listed when the store was completed is read and its CRC-32
+    compared with the one recorded; each chunk is also decoded through
+    Zarr (so a file damaged since is found whatever was changed in it).
+    This reads the whole store; :func:`open_cube` only checks presence and
+    sizes.
+
+    Raises:
+        CubeStoreError: no store, an incomplete one, or one written before
+            geomm recorded manifests (nothing to verify against).
+    """
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        raise CubeStoreError(f"no Zarr cube at {str(path)!r}; build one with `geomm cube`")
+    if _attrs(path).get(_STATUS) != "complete":
+        raise CubeStoreError(
+            f"cube {str(path)!r} is incomplete (an interrupted run); finish it with "
+            "write_cube(cube, path, resume=True) before verifying it"
+        )
+    manifest = _read_manifest(path)
+    if manifest is None:
+        raise CubeStoreError(
+            f"cube {str(path)!r} has no chunk manifest (an older geomm wrote it), so it "
+            "cannot be verified; rebuild it with overwrite=True"
+        )
+    damaged = _checksum_damage(path, manifest)
+    bad = {d.key for d in damaged}
+    damaged += _decode_damage(path, [k for k in manifest if k not in bad])
+    return VerifyReport(path, len(manifest), tuple(sorted(damaged, key=lambda d: d.key)))
 
 
 # --------------------------------------------------------------------------- internals
@@ -216,6 +342,15 @@ def progress_dir(path: str | Path) -> Path:
 
 
 def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
+    """Write the store's skeleton (metadata, coordinates, per-time variables), atomically.
+
+    The skeleton is written into a hidden sibling folder, its marker group
+    last, and renamed into place once whole: a SIGKILL at any point leaves
+    either no store (a rerun starts again, removing the leftover folder) or
+    a whole skeleton that ``resume=True`` continues. An object store has no
+    folder rename; there the marker object would be written first, saying
+    "setup", and a resume would redo a skeleton whose marker still says so.
+    """
     skeleton = ds.copy()
     skeleton.attrs = {**ds.attrs, _STATUS: "incomplete", _FINGERPRINT: fingerprint}
     edge = _chunk_edge(ds)
@@ -224,8 +359,11 @@ def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
         for name, var in ds.data_vars.items()
         if var.chunks
     }
+    setup = path.with_name(f".{path.name}{_SETUP_SUFFIX}")
+    if setup.exists():  # a setup killed halfway, under this store's lease: geomm's own
+        shutil.rmtree(setup)
     skeleton.to_zarr(
-        path,
+        setup,
         mode="w-",
         compute=False,
         zarr_format=3,
@@ -233,16 +371,68 @@ def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
         encoding=encoding,
         write_empty_chunks=True,
     )
+    _write_marker(setup, fingerprint)
+    os.rename(setup, path)  # onto nothing, or onto an empty folder
     progress_dir(path).mkdir(parents=True, exist_ok=True)
+
+
+def _write_marker(path: Path, fingerprint: str) -> None:
+    """The marker group ``geomm/``: this store was made by geomm (and which cube it holds)."""
+    import geomm
+
+    _write_json_atomic(
+        path / _MARKER / "zarr.json",
+        {
+            "zarr_format": 3,
+            "node_type": "group",
+            "attributes": {
+                "geomm_marker": _MARKER_KIND,
+                "geomm_version": geomm.__version__,
+                _FINGERPRINT: fingerprint,
+            },
+        },
+    )
+
+
+def _occupied(path: Path) -> bool:
+    """Whether something is at ``path`` (an empty folder counts as nothing: no loss)."""
+    if path.is_dir() and not path.is_symlink():
+        return any(path.iterdir())
+    return path.exists() or path.is_symlink()
+
+
+def _is_geomm_store(path: Path) -> bool:
+    """Whether ``path`` carries geomm's marker group, or (older stores) both geomm attributes."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    marker = _read_json(path / _MARKER / "zarr.json") or {}
+    if marker.get("attributes", {}).get("geomm_marker") == _MARKER_KIND:
+        return True
+    attrs = _attrs(path)
+    return _STATUS in attrs and _FINGERPRINT in attrs
+
+
+def _remove_store(path: Path) -> None:
+    """Delete the geomm store at ``path`` and its progress markers; refuse anything else."""
+    if not _is_geomm_store(path):
+        raise CubeStoreError(
+            f"{str(path)!r} exists and was not made by geomm (it has no geomm cube marker); "
+            "overwrite=True replaces only a cube store geomm wrote: choose another path, or "
+            "move it away yourself"
+        )
+    shutil.rmtree(path)
+    markers = progress_dir(path)
+    if markers.is_dir() and all(_BLOCK_NAME.fullmatch(p.name) for p in markers.iterdir()):
+        shutil.rmtree(markers)
 
 
 def _check_existing(path: Path, fingerprint: str, resume: bool) -> str | None:
     """Raise unless the store at ``path`` may be resumed; return its status."""
-    if not (path / "zarr.json").is_file():
+    if not (path / "zarr.json").is_file() or not _is_geomm_store(path):
         raise CubeStoreError(
             f"{str(path)!r} exists and is not a geomm cube; choose another --out or remove it"
         )
-    attrs = json.loads((path / "zarr.json").read_text()).get("attributes", {})
+    attrs = _attrs(path)
     status = attrs.get(_STATUS)
     if not resume:
         what = "a complete cube" if status == "complete" else "an interrupted cube"
@@ -340,9 +530,186 @@ def _write_chunks(values: np.ndarray, array: zarr.Array, origin: tuple[int, ...]
 
 
 def _mark_complete(path: Path) -> None:
+    """Record the chunk manifest, then the status: a store marked complete has its manifest."""
+    _write_json_atomic(path / _MARKER / _MANIFEST, {"files": _chunk_manifest(path)})
     group = zarr.open_group(str(path), mode="r+", zarr_format=3)
     group.attrs[_STATUS] = "complete"
-    shutil.rmtree(progress_dir(path), ignore_errors=True)
+    markers = progress_dir(path)
+    if markers.is_dir() and all(_BLOCK_NAME.fullmatch(p.name) for p in markers.iterdir()):
+        shutil.rmtree(markers)
+
+
+# --------------------------------------------------------------------------- integrity
+
+
+def _chunk_manifest(path: Path) -> dict[str, list[int]]:
+    """{key: [size, crc32]} of every file of the store but the root metadata and marker.
+
+    Read back once after the writes (from the page cache, just written):
+    the bytes on disk are what a later check compares with.
+    """
+    files = {}
+    for file in sorted(_store_files(path)):
+        data = file.read_bytes()
+        files[file.relative_to(path).as_posix()] = [len(data), zlib.crc32(data)]
+    return files
+
+
+def _store_files(path: Path) -> Iterable[Path]:
+    for root, dirs, names in os.walk(path):
+        here = Path(root)
+        if here == path:
+            dirs[:] = [d for d in dirs if d != _MARKER]
+            names = [n for n in names if n != "zarr.json"]
+        yield from (here / n for n in names)
+
+
+def _read_manifest(path: Path) -> dict[str, list[int]] | None:
+    raw = _read_json(path / _MARKER / _MANIFEST)
+    if raw is None and (path / _MARKER / _MANIFEST).exists():
+        raise CubeStoreError(
+            f"the chunk manifest of {str(path)!r} is unreadable; rebuild the cube with "
+            "overwrite=True"
+        )
+    return None if raw is None else raw["files"]
+
+
+def _stat_damage(path: Path, manifest: dict[str, list[int]]) -> list[DamagedChunk]:
+    """Files of the manifest that are missing or not of the size written (one stat each)."""
+    damaged = []
+    for key, (size, _crc) in manifest.items():
+        try:
+            found = (path / key).stat().st_size
+        except FileNotFoundError:
+            damaged.append(DamagedChunk(key, "missing"))
+            continue
+        if found != size:
+            damaged.append(DamagedChunk(key, f"size {found}, written {size}"))
+    return damaged
+
+
+def _checksum_damage(path: Path, manifest: dict[str, list[int]]) -> list[DamagedChunk]:
+    damaged = []
+    for key, (size, crc) in manifest.items():
+        try:
+            data = (path / key).read_bytes()
+        except FileNotFoundError:
+            damaged.append(DamagedChunk(key, "missing"))
+            continue
+        if len(data) != size:
+            damaged.append(DamagedChunk(key, f"size {len(data)}, written {size}"))
+        elif zlib.crc32(data) != crc:
+            damaged.append(DamagedChunk(key, "checksum differs from the one written"))
+    return damaged
+
+
+def _decode_damage(path: Path, keys: list[str]) -> list[DamagedChunk]:
+    """Chunks among ``keys`` that Zarr cannot decode."""
+    group = zarr.open_group(str(path), mode="r", zarr_format=3)
+    damaged = []
+    for key in keys:
+        parsed = _chunk_of(key)
+        if parsed is None:
+            continue
+        name, index = parsed
+        try:
+            group[name].get_block_selection(index)
+        except (ValueError, RuntimeError, TypeError, OSError) as e:  # a codec's refusal
+            damaged.append(DamagedChunk(key, f"cannot be decoded ({type(e).__name__}: {e})"))
+    return damaged
+
+
+def _chunk_of(key: str) -> tuple[str, tuple[int, ...]] | None:
+    """(array name, chunk index) of a chunk key ``<name>/c/<i>/<j>/...``; None for metadata."""
+    parts = key.split("/")
+    if len(parts) < 3 or parts[1] != "c" or not all(p.isdigit() for p in parts[2:]):
+        return None
+    return parts[0], tuple(int(p) for p in parts[2:])
+
+
+def _damaged_blocks(path: Path, blocks: list[Block], pixel_names: list[str]) -> list[Block]:
+    """The blocks of a complete store holding damaged chunks (checksums compared).
+
+    Raises:
+        CubeStoreError: a damaged file is not pixel data (metadata, coordinates,
+            per-time variables): those are not written block by block.
+    """
+    manifest = _read_manifest(path)
+    if manifest is None:
+        return []
+    damaged = _checksum_damage(path, manifest)
+    redo: list[Block] = []
+    for chunk in damaged:
+        parsed = _chunk_of(chunk.key)
+        if parsed is None or parsed[0] not in pixel_names:
+            raise CubeStoreError(
+                f"cube {str(path)!r} is damaged outside its pixel data ({chunk.key}: "
+                f"{chunk.problem}), which resume=True cannot repair; rebuild it with "
+                "overwrite=True"
+            )
+        y, x = _chunk_extent(path, *parsed)
+        for block in blocks:
+            hit = block.y.start < y[1] and y[0] < block.y.stop
+            if hit and block.x.start < x[1] and x[0] < block.x.stop and block not in redo:
+                redo.append(block)
+    return redo
+
+
+def _chunk_extent(path: Path, name: str, index: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Pixel ranges (y, x) of one chunk of a pixel variable."""
+    meta = json.loads((path / name / "zarr.json").read_text())
+    dims = meta["dimension_names"]
+    shape = meta["chunk_grid"]["configuration"]["chunk_shape"]
+    out = []
+    for dim in ("y", "x"):
+        axis = dims.index(dim)
+        out.append((index[axis] * shape[axis], (index[axis] + 1) * shape[axis]))
+    return tuple(out)
+
+
+def _reopen(path: Path, sound: list[Block]) -> None:
+    """Turn a complete but damaged store back into an interrupted one, sound blocks marked.
+
+    Markers first, then the status: a SIGKILL in between leaves a complete
+    store that the next resume finds damaged again.
+    """
+    markers = progress_dir(path)
+    markers.mkdir(parents=True, exist_ok=True)
+    for block in sound:
+        (markers / block.name).touch()
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    group.attrs[_STATUS] = "incomplete"
+
+
+def _attrs(path: Path) -> dict:
+    return (_read_json(path / "zarr.json") or {}).get("attributes", {})
+
+
+def _read_json(path: Path) -> dict | None:
+    """The JSON object in ``path``, or None when it is missing or not JSON."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _write_json_atomic(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _describe(damaged: list[DamagedChunk], most: int = 5) -> str:
+    shown = ", ".join(f"{d.key} ({d.problem})" for d in damaged[:most])
+    more = f" and {len(damaged) - most} more" if len(damaged) > most else ""
+    return f"{len(damaged)} chunk file(s) missing or changed: {shown}{more}"
+
+
+def _pixel_names(ds: xr.Dataset) -> list[str]:
+    """The variables written block by block: those with y and x dimensions."""
+    return [n for n, v in ds.data_vars.items() if {"y", "x"} <= set(v.dims)]
 
 
 def _fingerprint(ds: xr.Dataset) -> str:
