@@ -53,7 +53,7 @@ from geomm.cube._radiometry import clear_from_scl, harmonize_s2
 from geomm.cube._resample import resample, upsamples_by_2
 from geomm.cube._scratch import scratch, scratch_pool
 from geomm.errors import AssetReadError, ProfileError
-from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile, s3_read_options
+from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
 
 __all__ = [
     "BandSource",
@@ -638,7 +638,7 @@ def _band_source(item: pystac.Item, verdict: ItemBands, name: str) -> BandSource
     crs = _proj_crs(fields)
     transform = fields.get("proj:transform")
     shape = fields.get("proj:shape")
-    gdal = tuple(sorted(s3_read_options(item, band.asset).items()))
+    gdal = band.gdal  # the profile checked the endpoint the item names (geomm.stac._storage)
     if crs is None or transform is None or shape is None:
         try:
             with reader_env(), source_env(gdal), rasterio.open(band.href) as ds:  # header only

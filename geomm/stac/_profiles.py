@@ -22,6 +22,8 @@ import pystac
 
 from geomm._resources import catalogs_dir
 from geomm.errors import CatalogError, NotGeocodedError, ProfileError
+from geomm.stac._hrefs import asset_href
+from geomm.stac._storage import s3_read_options, user_s3_endpoints
 
 __all__ = [
     "S1_BANDS",
@@ -120,6 +122,9 @@ class BandAsset:
     """Physical offset that applies to the stored numbers: value = DN*scale + offset.
     For S2 this is ``-dn_offset * scale`` of :class:`ItemBands`, never the
     advertised offset when the provider says it was already applied."""
+    gdal: tuple[tuple[str, str], ...] = ()
+    """GDAL settings its storage needs (S3 endpoint, signing), from the item's storage
+    metadata, the endpoint checked against the trusted ones (:mod:`geomm.stac._storage`)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,9 @@ class Profile:
     """Collection rules, exact ids and globs, in file order."""
     source: str = ""
     """File the profile was read from."""
+    s3_endpoints: tuple[str, ...] = ()
+    """S3 endpoints (``host[:port]``, HTTPS) this provider's items may send signed
+    requests to, besides AWS's; ``GEOMM_S3_ENDPOINTS`` adds the user's own."""
 
     @property
     def collections(self) -> tuple[str, ...]:
@@ -257,10 +265,12 @@ class Profile:
                 f"it has {sorted(item.assets)[:12]}"
             )
         geocoded = rule.geocoded and _has_projection(item, found.values())
+        trusted = self.s3_endpoints + user_s3_endpoints()
         if rule.sensor == "sentinel-2":
-            return _describe_s2(item, collection, rule, found, tuple(missing), geocoded)
+            return _describe_s2(item, collection, rule, found, tuple(missing), geocoded, trusted)
         bands = {
-            band: _band_asset(item, band, key, rule, offset_dn=0) for band, key in found.items()
+            band: _band_asset(item, band, key, rule, offset_dn=0, trusted=trusted)
+            for band, key in found.items()
         }
         return ItemBands(
             item_id=item.id,
@@ -317,6 +327,7 @@ def _parse_profile(path: Path) -> Profile:
             signing=data.get("signing", "none"),
             rules=rules,
             source=str(path),
+            s3_endpoints=tuple(data.get("s3_endpoints", ())),
         )
     except KeyError as e:
         raise CatalogError(f"provider profile {str(path)!r} lacks the key {e}") from e
@@ -372,11 +383,14 @@ def _describe_s2(
     found: dict[str, str],
     missing: tuple[str, ...],
     geocoded: bool,
+    trusted: tuple[str, ...],
 ) -> ItemBands:
     baseline = processing_baseline(item)
     dn_offset, reason = _s2_dn_offset(item, rule, found, baseline)
     bands = {
-        band: _band_asset(item, band, key, rule, offset_dn=0 if band == "SCL" else dn_offset)
+        band: _band_asset(
+            item, band, key, rule, offset_dn=0 if band == "SCL" else dn_offset, trusted=trusted
+        )
         for band, key in found.items()
     }
     return ItemBands(
@@ -442,7 +456,13 @@ def _declared(fields: Mapping[str, Any], what: str) -> Any:
 
 
 def _band_asset(
-    item: pystac.Item, band: str, key: str, rule: CollectionRule, *, offset_dn: int
+    item: pystac.Item,
+    band: str,
+    key: str,
+    rule: CollectionRule,
+    *,
+    offset_dn: int,
+    trusted: tuple[str, ...],
 ) -> BandAsset:
     fields = item.assets[key].extra_fields
     nodata = _declared(fields, "nodata")
@@ -454,10 +474,11 @@ def _band_asset(
     return BandAsset(
         band=band,
         asset=key,
-        href=item.assets[key].get_absolute_href() or item.assets[key].href,
+        href=asset_href(item.assets[key]),
         nodata=None if nodata is None else float(nodata),
         scale=float(scale),
         offset=-offset_dn * float(scale),
+        gdal=tuple(sorted(s3_read_options(item, key, trusted_endpoints=trusted).items())),
     )
 
 

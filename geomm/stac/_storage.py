@@ -15,17 +15,40 @@ else ``YES``. Items on the extension's v1 (Earth Search:
 give the region and the requester-pays flag. Credentials themselves are never in an item: GDAL
 takes them from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or
 ``~/.aws/credentials``.
+
+Signed requests carry the user's key id and a signature, so an item may not
+choose where they go: an endpoint named in item metadata is used only over
+HTTPS and only when it is trusted: AWS's own hosts (``*.amazonaws.com``),
+the hosts in the provider profile's ``s3_endpoints`` (CDSE's eodata), and
+those the user names in :data:`ENDPOINTS_ENV`. A trusted host is always
+reached over HTTPS, whatever scheme the item writes, unless the user's own
+entry says ``http://`` (a local test server, a MinIO on the LAN). Any other
+endpoint refuses the item (:class:`~geomm.errors.UntrustedStorageError`).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import pystac
 
-__all__ = ["s3_read_options"]
+from geomm._redact import redact_url
+from geomm.errors import UntrustedStorageError
+
+__all__ = ["ENDPOINTS_ENV", "s3_read_options", "user_s3_endpoints"]
+
+ENDPOINTS_ENV = "GEOMM_S3_ENDPOINTS"
+"""Environment setting: S3 endpoints the user trusts beyond the profile's, comma-separated
+(``https://minio.example.org``, ``http://127.0.0.1:9000``; a bare ``host[:port]``
+means HTTPS; ``*`` globs in the host)."""
+
+_AWS_HOSTS = ("amazonaws.com", "*.amazonaws.com")
+"""AWS's own S3 endpoints: trusted over HTTPS (requests there go to AWS anyway)."""
 
 # pystac migrates Earth Search's storage v1 fields to v2 as it reads each item
 # and warns for every item whose https assets name no bucket. Harmless (those
@@ -40,13 +63,34 @@ warnings.filterwarnings(
 )
 
 
-def s3_read_options(item: pystac.Item, asset_key: str) -> dict[str, str]:
+def user_s3_endpoints() -> tuple[str, ...]:
+    """The S3 endpoints the user trusts, from :data:`ENDPOINTS_ENV` (empty if unset).
+
+    Read when a profile maps an item (at planning, in the client): the
+    resulting GDAL options travel with each reading task.
+    """
+    return tuple(e.strip() for e in os.environ.get(ENDPOINTS_ENV, "").split(",") if e.strip())
+
+
+def s3_read_options(
+    item: pystac.Item, asset_key: str, *, trusted_endpoints: Sequence[str] = ()
+) -> dict[str, str]:
     """GDAL options to read ``item``'s asset ``asset_key`` from S3-compatible storage.
 
     Empty for an asset that is not at ``s3://`` or whose item does not
     describe its storage (GDAL's defaults then apply: AWS S3). Malformed
     fields (a provider once published ``storage:refs`` as a string) count as
     absent. Of several schemes, the first that is not requester-pays is used.
+
+    Args:
+        item: the item.
+        asset_key: which of its assets.
+        trusted_endpoints: endpoints besides AWS's that the item may name
+            (``host[:port]`` or a URL; ``http://`` allows plain HTTP to that
+            host): a profile's ``s3_endpoints`` and :func:`user_s3_endpoints`.
+
+    Raises:
+        UntrustedStorageError: the item names an endpoint that is not trusted.
     """
     asset = item.assets.get(asset_key)
     if asset is None or not asset.href.startswith("s3://"):
@@ -62,6 +106,10 @@ def s3_read_options(item: pystac.Item, asset_key: str) -> dict[str, str]:
         return {}
     scheme = next((s for s in usable if not s.get("requester_pays")), usable[0])
     options = _platform_options(scheme)
+    if options:
+        options["AWS_HTTPS"] = _trusted_https(
+            item.id, asset_key, scheme, options, trusted_endpoints
+        )
     if isinstance(scheme.get("region"), str):
         options["AWS_REGION"] = scheme["region"]
     if scheme.get("requester_pays") is True:
@@ -105,3 +153,31 @@ def _platform_options(scheme: dict[str, Any]) -> dict[str, str]:
         "AWS_HTTPS": "NO" if url.scheme == "http" else "YES",
         "AWS_VIRTUAL_HOSTING": "TRUE" if virtual else "FALSE",
     }
+
+
+def _trusted_https(
+    item_id: str,
+    asset_key: str,
+    scheme: dict[str, Any],
+    options: dict[str, str],
+    trusted: Sequence[str],
+) -> str:
+    """``AWS_HTTPS`` for an endpoint the item names, if trusted (see the module docstring).
+
+    Raises:
+        UntrustedStorageError: neither AWS's nor in ``trusted``.
+    """
+    host = options["AWS_S3_ENDPOINT"].lower()
+    for entry in (*_AWS_HOSTS, *trusted):
+        url = urlsplit(entry if "://" in entry else f"https://{entry}")
+        if url.netloc and fnmatch.fnmatchcase(host, url.netloc.lower()):
+            return "NO" if url.scheme == "http" else "YES"
+    platform = redact_url(str(scheme.get("platform")))
+    plain = " over plain HTTP" if options["AWS_HTTPS"] == "NO" else ""
+    raise UntrustedStorageError(
+        f"item {item_id!r}: asset {asset_key!r} is on S3 storage at {platform}, an endpoint "
+        f"chosen by item metadata{plain} that neither the provider profile nor you trust: "
+        "nothing is sent there (requests would carry your S3 key id and signature); if you "
+        f"trust it, name it in the {ENDPOINTS_ENV} environment setting ({ENDPOINTS_ENV}={host} "
+        f"for HTTPS, or http://{host} to allow plain HTTP) or in the profile's s3_endpoints"
+    )

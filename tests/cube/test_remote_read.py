@@ -159,6 +159,8 @@ def test_a_cube_from_s3_compatible_storage_reads_where_the_items_say(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
     log = tmp_path / "requests.jsonl"
     proc, base = _serve(_bucket(folder, tmp_path / "root", "eodata"), log)
+    # the user trusts this endpoint, plain HTTP included: item metadata alone may not
+    monkeypatch.setenv("GEOMM_S3_ENDPOINTS", base)
     try:
         on_s3 = _on_s3(items, folder, base, "eodata")
         remote = build_cube(on_s3, aoi=aoi, profile=profile).load()
@@ -187,6 +189,7 @@ def test_missing_s3_keys_are_named_before_blaming_the_file(
     # EC2): point it at a refused loopback port instead
     monkeypatch.setenv("CPL_AWS_EC2_API_ROOT_URL", "http://127.0.0.1:9")
     proc, base = _serve(_bucket(folder, tmp_path / "root", "nokeys"), tmp_path / "log.jsonl")
+    monkeypatch.setenv("GEOMM_S3_ENDPOINTS", base)  # trusted by the user (plain HTTP)
     try:
         # one thread: with Dask's pool, the other reading task would still be
         # looking for keys after the error, when monkeypatch has already put

@@ -10,7 +10,7 @@ from pathlib import Path
 import pystac
 import pytest
 
-from geomm.stac import s3_read_options
+from geomm.stac import load_profile, s3_read_options
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "stac"
 CDSE_S2 = DATA / "copernicus-dataspace" / "sentinel-2-l2a"
@@ -30,6 +30,8 @@ CDSE_S3 = {
     "AWS_VIRTUAL_HOSTING": "FALSE",
     "AWS_NO_SIGN_REQUEST": "NO",
 }
+CDSE_TRUSTS = load_profile("cdse").s3_endpoints
+"""The endpoints the cdse profile lets its items name (geomm.stac._storage refuses others)."""
 
 
 def _item(path: Path) -> pystac.Item:
@@ -42,12 +44,12 @@ def test_cdse_assets_read_from_its_s3_endpoint_signed() -> None:
     assert item.assets["B04_10m"].extra_fields["storage:refs"] == ["cdse-s3", "creodias-s3"]
     assert item.properties["storage:schemes"]["creodias-s3"]["requester_pays"] is True
     for key in ("B04_10m", "B05_20m", "SCL_20m"):
-        assert s3_read_options(item, key) == CDSE_S3
+        assert s3_read_options(item, key, trusted_endpoints=CDSE_TRUSTS) == CDSE_S3
 
 
 def test_cdse_malformed_storage_refs_and_https_assets_need_nothing() -> None:
     item = _item(CDSE_MALFORMED)
-    assert s3_read_options(item, "B04_10m") == CDSE_S3
+    assert s3_read_options(item, "B04_10m", trusted_endpoints=CDSE_TRUSTS) == CDSE_S3
     assert isinstance(item.assets["Product"].extra_fields["storage:refs"], str)  # published so
     assert s3_read_options(item, "Product") == {}  # an https href anyway
     assert s3_read_options(item, "no-such-asset") == {}
@@ -103,16 +105,18 @@ def _with_scheme(scheme: dict, auth: list | None) -> pystac.Item:
 
 
 @pytest.mark.parametrize(
-    ("scheme", "auth", "expected"),
+    ("scheme", "auth", "trusted", "expected"),
     [
         (  # virtual hosting: the bucket goes in front of the endpoint
             {"type": "custom-s3", "platform": "https://{bucket}.s3.example.com"},
             ["s3"],
+            ("s3.example.com",),  # trusted by the user or the profile: HTTPS
             {"AWS_S3_ENDPOINT": "s3.example.com", "AWS_VIRTUAL_HOSTING": "TRUE"},
         ),
         (  # plain http, a region in the template, public: unsigned requests
             {"type": "custom-s3", "platform": "http://{region}.example.com:9000", "region": "r1"},
             None,
+            ("http://*.example.com:9000",),  # plain HTTP only because the user's entry says so
             {
                 "AWS_S3_ENDPOINT": "r1.example.com:9000",
                 "AWS_HTTPS": "NO",
@@ -128,6 +132,7 @@ def _with_scheme(scheme: dict, auth: list | None) -> pystac.Item:
                 "requester_pays": True,
             },  # fmt: skip
             ["s3"],
+            (),  # AWS itself needs no trust
             {
                 "AWS_REGION": "eu-central-1",
                 "AWS_REQUEST_PAYER": "requester",
@@ -136,8 +141,8 @@ def _with_scheme(scheme: dict, auth: list | None) -> pystac.Item:
         ),
     ],
 )
-def test_schemes_map_as_the_storage_extension_says(scheme, auth, expected) -> None:  # noqa: ANN001
-    got = s3_read_options(_with_scheme(scheme, auth), "B04_10m")
+def test_schemes_map_as_the_storage_extension_says(scheme, auth, trusted, expected) -> None:  # noqa: ANN001
+    got = s3_read_options(_with_scheme(scheme, auth), "B04_10m", trusted_endpoints=trusted)
     assert {k: got[k] for k in expected} == expected, got
     if scheme["type"] == "aws-s3":
         assert "AWS_S3_ENDPOINT" not in got
