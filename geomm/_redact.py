@@ -26,6 +26,7 @@ __all__ = ["REDACTED", "RedactingFilter", "install_log_redaction", "redact_text"
 REDACTED = "REDACTED"
 """What a secret value is replaced with."""
 
+# fmt: off
 _SECRET_PARAMS = frozenset(
     {
         # Azure SAS (service, account and user-delegation tokens): the signature
@@ -40,6 +41,7 @@ _SECRET_PARAMS = frozenset(
         "secret", "password", "passwd", "pwd", "code",
     }
 )
+# fmt: on
 """Query parameter names (lower case) whose values are secret."""
 
 _SECRET_PREFIXES = ("x-amz-", "x-goog-", "x-ms-")

@@ -61,7 +61,9 @@ class HrefPolicy:
     """A local catalog may reference any local file or GDAL path (the user trusts it)."""
 
     @classmethod
-    def for_source(cls, source: CatalogSource, *, allow_outside_catalog: bool = False) -> HrefPolicy:
+    def for_source(
+        cls, source: CatalogSource, *, allow_outside_catalog: bool = False
+    ) -> HrefPolicy:
         """The policy for the items of ``source``: an API's, or a local catalog's folder."""
         if source.url is not None:
             return cls(where=f"STAC API {redact_url(source.url)}", catalog_dir=None)

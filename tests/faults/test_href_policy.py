@@ -30,7 +30,9 @@ DAY = "2020-07-05"
 
 def _aoi() -> Aoi:
     west, south, east, north = json.loads(ITEM.read_text())["bbox"]
-    middle = box((west + east) / 2, (south + north) / 2, (west + east) / 2 + 0.01, (south + north) / 2 + 0.01)
+    middle = box(
+        (west + east) / 2, (south + north) / 2, (west + east) / 2 + 0.01, (south + north) / 2 + 0.01
+    )
     return aoi_from_geojson(json.loads(json.dumps(mapping(middle))))  # lists, as a file has
 
 
@@ -47,9 +49,7 @@ def _collection() -> dict:
 
 
 def _search(catalog: str | Path, **kwargs):  # noqa: ANN003, ANN202 - SearchResult
-    return search(
-        catalog, aoi=_aoi(), start=DAY, end=DAY, collections=["sentinel-2-l2a"], **kwargs
-    )
+    return search(catalog, aoi=_aoi(), start=DAY, end=DAY, collections=["sentinel-2-l2a"], **kwargs)
 
 
 # --------------------------------------------------------------------------- a STAC API
@@ -112,7 +112,9 @@ def test_geomm_cube_from_such_an_api_is_one_error_line_and_reads_nothing(
 
     opened: list[str] = []
     real_open = rasterio.open
-    monkeypatch.setattr(rasterio, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k))
+    monkeypatch.setattr(
+        rasterio, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k)
+    )
     url = stac_api([_collection()], [_item("file:///etc/passwd")])
     aoi = tmp_path / "aoi.geojson"
     aoi.write_text(json.dumps(mapping(box(*_aoi().bbox))))
@@ -144,7 +146,10 @@ def _local_catalog(folder: Path, href: str) -> Path:
     (folder / "catalog.json").write_text(
         json.dumps(
             {
-                "type": "Catalog", "id": "local", "stac_version": "1.0.0", "description": "t",
+                "type": "Catalog",
+                "id": "local",
+                "stac_version": "1.0.0",
+                "description": "t",
                 "links": [
                     {"rel": "root", "href": "./catalog.json"},
                     {"rel": "child", "href": "./sentinel-2-l2a/collection.json"},
