@@ -167,7 +167,7 @@ def test_bad_inputs_exit_non_zero_with_one_line(tiny_catalog, tmp_path, aoi_file
         (["--chip-size", "0"], r"chip_size must be a positive multiple of 8 .* got 0"),
         (["--chip-size", "100"], r"chip_size must be a positive multiple of 8 .* got 100"),
         (["--chunk-chips", "0"], r"chunk_chips must be a whole number >= 1, got 0"),
-        (["--max-lag-days", "-1"], r"max_lag_days must be >= 0, got -1"),
+        (["--max-lag-days", "-1"], r"max_lag_days must be within 0..366, got -1"),
         (["--orbit-state", "sideways"], r"orbit_state must be 'ascending', 'descending'"),
         (["--composite", "max"], r"composite method must be one of \['median', 'mean'\]"),
         (["--resampling", "cubic"], r"--resampling must be one of \['bilinear', 'nearest'\]"),

@@ -114,19 +114,26 @@ def _quiet(func):  # noqa: ANN001, ANN202 - numpy nan-reducer in, same reducer o
     return reduce
 
 
-def _pandas_freq(period: str) -> str:
-    """``1M`` -> ``1MS`` (month start), ``1Y`` -> ``1YS``; others pass through."""
-    m = re.fullmatch(r"\s*(\d*)\s*([A-Za-z]+)\s*", period)
+def _pandas_freq(period: object) -> str:
+    """``1M`` -> ``1MS`` (month start), ``1Y`` -> ``1YS``; others pass through.
+
+    The period must be a positive whole number of a pandas unit: ``0D`` would
+    divide time by zero and ``-1M`` run backwards, so both are refused here,
+    where the option is read.
+    """
+    m = re.fullmatch(r"\s*(\d*)\s*([A-Za-z]+)\s*", period) if isinstance(period, str) else None
     if not m:
         raise CompositeError(f"cannot read period {period!r}; use e.g. 1M, 2W, 10D or 1Y")
-    count, unit = m.group(1) or "1", m.group(2)
+    count, unit = int(m.group(1) or "1"), m.group(2)
+    if count < 1:
+        raise CompositeError(
+            f"period {period!r} is empty; it needs a positive count, e.g. 1M, 2W, 10D or 1Y"
+        )
     unit = {"M": "MS", "Y": "YS", "A": "YS", "Q": "QS"}.get(unit.upper(), unit)
-    if unit in ("MS", "YS", "QS", "W", "D", "h"):
-        return f"{count}{unit}"
     import pandas as pd
 
     try:
         pd.tseries.frequencies.to_offset(f"{count}{unit}")
-    except ValueError:
+    except (ValueError, OverflowError):
         raise CompositeError(f"cannot read period {period!r}; use e.g. 1M, 2W, 10D or 1Y") from None
     return f"{count}{unit}"

@@ -11,16 +11,38 @@ and region writes are independent.
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 from odc.geo.geobox import GeoBox
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from geomm.aoi import Aoi, transform_geometry
-from geomm.errors import GeommError
+from geomm.errors import CrsAreaWarning, GeommError, OptionError, SizeLimitError
+from geomm.stac import S1_BANDS, S2_BANDS
 
-__all__ = ["CubeGrid", "GridError", "cube_grid", "grid_option_problem", "utm_crs_for"]
+__all__ = [
+    "CHIP_SIZE_RANGE",
+    "COMPOSITE_PIXEL_BYTES",
+    "DEFAULT_MAX_SIZE",
+    "MAX_CHUNK_PX",
+    "PIXEL_BYTES",
+    "CubeGrid",
+    "CubeSize",
+    "GridError",
+    "check_cube_size",
+    "crs_problem",
+    "cube_grid",
+    "cube_size",
+    "grid_option_problem",
+    "max_size_problem",
+    "parse_cube_crs",
+    "parse_size",
+    "utm_crs_for",
+]
 
 
 class GridError(GeommError, ValueError):
@@ -85,6 +107,101 @@ class CubeGrid:
         return GeoBox.from_bbox(self.bounds, crs=self.crs, resolution=self.resolution)
 
 
+PIXEL_BYTES = len(S2_BANDS) * 2 + len(S1_BANDS) * 4 + 1
+"""Bytes of one pixel at one time, uncompressed: S2 bands uint16, S1 bands float32,
+``clear`` bool (33 with 12 S2 and 2 S1 bands)."""
+COMPOSITE_PIXEL_BYTES = PIXEL_BYTES + 2
+"""A composite also stores ``n_clear`` (uint16) per pixel and period."""
+DEFAULT_MAX_SIZE = 50 * 10**9
+"""Default ``max_size`` of a cube: 50 GB uncompressed (a whole MGRS tile, 110 km
+square, for about 40 dates); more is a job for a cluster and a deliberate limit."""
+
+
+@dataclass(frozen=True)
+class CubeSize:
+    """The planned size of a cube, known from its grid and times before any pixel is read."""
+
+    height: int
+    """Rows, pixels."""
+    width: int
+    """Columns, pixels."""
+    times: int
+    """Time steps (acquisitions or composite periods)."""
+    pixel_bytes: int
+    """Bytes of every layer of one pixel at one time (:data:`PIXEL_BYTES`)."""
+    lower_bound: bool = False
+    """``times`` is the least the cube can have (dates not known yet), not its count."""
+
+    @property
+    def nbytes(self) -> int:
+        """Uncompressed size of the cube's pixel variables."""
+        return self.height * self.width * self.times * self.pixel_bytes
+
+    def describe(self) -> str:
+        """``the cube (3000 x 2000 px x 4 time(s) x 33 bytes)``, for messages."""
+        times = f"{'at least ' if self.lower_bound else ''}{self.times} time(s)"
+        return f"the cube ({self.height} x {self.width} px x {times} x {self.pixel_bytes} bytes)"
+
+
+def cube_size(
+    grid: CubeGrid, times: int, *, composite: bool = False, lower_bound: bool = False
+) -> CubeSize:
+    """The uncompressed size of a cube on ``grid`` with ``times`` time steps.
+
+    ``lower_bound``: ``times`` is only the least possible count (one, before
+    the search), so a grid too large for even one date is refused at once.
+    """
+    height, width = grid.shape
+    pixel_bytes = COMPOSITE_PIXEL_BYTES if composite else PIXEL_BYTES
+    return CubeSize(height, width, times, pixel_bytes, lower_bound)
+
+
+def check_cube_size(size: CubeSize, max_size: int | None) -> None:
+    """Refuse a cube above ``max_size`` bytes (``None``: no limit).
+
+    Raises:
+        SizeLimitError: the cube is larger; the message gives its size and the advice.
+    """
+    if max_size is not None and size.nbytes > max_size:
+        raise SizeLimitError(size.describe(), size.nbytes, max_size)
+
+
+def max_size_problem(max_size: object) -> str | None:
+    """What is wrong with ``max_size`` (for the error message), or None."""
+    if max_size is None:
+        return None
+    if isinstance(max_size, bool) or not isinstance(max_size, Real) or not 0 < max_size < math.inf:
+        return f"max_size must be a positive number of bytes or None (no limit), got {max_size!r}"
+    return None
+
+
+_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d*)?(?:e[+-]?\d+)?)\s*([kmgtp]?)(i?)b?\s*", re.IGNORECASE)
+_SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+_NO_LIMIT = ("none", "off", "unlimited")
+
+
+def parse_size(text: str) -> int | None:
+    """``"200GB"`` -> 200e9 bytes, ``"1TiB"`` -> 2**40, ``"none"`` -> None (no limit).
+
+    Decimal units (kB, MB, GB, TB, PB) as disks are sold, binary ones with
+    ``i`` (GiB); a bare number is bytes.
+
+    Raises:
+        OptionError: not a size, or not positive.
+    """
+    if text.strip().lower() in _NO_LIMIT:
+        return None
+    m = _SIZE_RE.fullmatch(text)
+    value = float(m.group(1)) if m else math.nan
+    if not (m and 0 < value < math.inf):
+        raise OptionError(
+            f"cannot read size {text!r}; give a positive size such as 50GB, 200GB or 1TB, "
+            "or none for no limit"
+        )
+    base = 1024 if m.group(3) else 1000
+    return round(value * base ** _SIZE_POWERS[m.group(2).lower()])
+
+
 def utm_crs_for(lon: float, lat: float) -> str:
     """EPSG code of the standard UTM zone of a point (WGS 84, no Norway exceptions)."""
     zone = int(math.floor((lon + 180.0) / 6.0)) % 60 + 1
@@ -116,9 +233,8 @@ def cube_grid(
         raise GridError(problem)
     if crs is None:
         crs = utm_crs_for(*aoi.centroid)
-    parsed = CRS.from_user_input(crs)
-    if not parsed.is_projected:
-        raise GridError(f"cube CRS must be projected (metres), got {crs!r}; e.g. a UTM zone")
+    parsed = parse_cube_crs(crs)
+    _warn_if_far(parsed, crs, aoi)
     epsg = parsed.to_epsg()
     crs_text = f"EPSG:{epsg}" if epsg else parsed.to_wkt()
     minx, miny, maxx, maxy = transform_geometry(_densify(aoi), "EPSG:4326", parsed).bounds
@@ -139,22 +255,98 @@ def cube_grid(
     )
 
 
+CHIP_SIZE_RANGE = (8, 2048)
+"""Smallest and largest chip edge, pixels: one CROMA patch up to a chip whose
+S2 stack (12 bands, uint16) is 100 MB, already far beyond any model's input."""
+MAX_CHUNK_PX = 4096
+"""Largest Zarr chunk edge in pixels: a 4096 px S2 chunk is 400 MB in memory,
+and a Dask task holds several; larger chunks end in MemoryError, not speed."""
+
+
 def grid_option_problem(chip_size: object, chunk_chips: object, resolution: object) -> str | None:
     """What is wrong with these grid options (for the error message), or None.
 
     One rule for both callers: ``CubeConfig`` checks them as soon as they are
     given, :func:`cube_grid` when called on its own.
     """
-    if not (isinstance(chip_size, Integral) and chip_size > 0 and chip_size % 8 == 0):
+    low, high = CHIP_SIZE_RANGE
+    if not (
+        isinstance(chip_size, Integral)
+        and not isinstance(chip_size, bool)
+        and low <= chip_size <= high
+        and chip_size % 8 == 0
+    ):
         return (
-            f"chip_size must be a positive multiple of 8 pixels (CROMA's patches), "
-            f"got {chip_size!r}; the default is 120"
+            f"chip_size must be a positive multiple of 8 pixels (CROMA's patches) within "
+            f"{low}..{high}, got {chip_size!r}; the default is 120"
         )
     if not (isinstance(chunk_chips, Integral) and chunk_chips >= 1):
         return f"chunk_chips must be a whole number >= 1, got {chunk_chips!r}"
+    if chip_size * chunk_chips > MAX_CHUNK_PX:
+        return (
+            f"chunk_chips={chunk_chips} makes chunks of {chip_size * chunk_chips} px, above "
+            f"{MAX_CHUNK_PX} px (a chunk is held in memory whole); use chunk_chips <= "
+            f"{max(MAX_CHUNK_PX // chip_size, 1)}"
+        )
     if not (isinstance(resolution, Real) and 0 < resolution < math.inf):
         return f"resolution must be a positive number of metres, got {resolution!r}"
     return None
+
+
+def parse_cube_crs(crs: object) -> CRS:
+    """``crs`` as a pyproj CRS, if it is one a cube can use (projected, in metres).
+
+    Raises:
+        GridError: pyproj cannot build it, or it is geographic (degrees).
+    """
+    if problem := crs_problem(crs):
+        raise GridError(problem)
+    return CRS.from_user_input(crs)
+
+
+def crs_problem(crs: object) -> str | None:
+    """What is wrong with ``crs`` as a cube CRS (for the error message), or None.
+
+    One rule for ``CubeConfig`` (checked when given) and :func:`cube_grid`.
+    """
+    try:
+        parsed = CRS.from_user_input(crs)
+    except CRSError as e:
+        return (
+            f"crs={crs!r} is not a coordinate reference system pyproj knows ({e}); "
+            "give an EPSG code such as 'EPSG:32632' (a UTM zone), or None for the AOI's zone"
+        )
+    if not parsed.is_projected:
+        return f"cube CRS must be projected (metres), got {crs!r}; e.g. a UTM zone"
+    return None
+
+
+FAR_DEGREES = 6.0
+"""How far (degrees of longitude or latitude) the AOI centre may lie outside a
+CRS's area of use before :class:`CrsAreaWarning` says so: one UTM zone's width,
+so a cube across a zone boundary in either zone is quiet."""
+
+
+def _warn_if_far(parsed: CRS, crs: object, aoi: Aoi) -> None:
+    """Warn when the AOI lies far from where ``crs`` is meant to be used (distorted pixels)."""
+    area = parsed.area_of_use
+    if area is None:
+        return
+    lon, lat = aoi.centroid
+    west, south, east, north = area.bounds
+    if west > east:  # the area of use crosses the antimeridian
+        east += 360.0
+        lon = lon + 360.0 if lon < west - FAR_DEGREES else lon
+    off_lon = max(west - lon, lon - east, 0.0)
+    off_lat = max(south - lat, lat - north, 0.0)
+    if max(off_lon, off_lat) > FAR_DEGREES:
+        warnings.warn(
+            f"cube CRS {crs!r} ({parsed.name}) is meant for lon {west:g}..{east:g}, "
+            f"lat {south:g}..{north:g}, but the AOI centre is at ({lon:.3f}, {lat:.3f}); "
+            "pixels will be distorted: leave crs=None for the AOI's UTM zone",
+            CrsAreaWarning,
+            stacklevel=3,
+        )
 
 
 def _densify(aoi: Aoi):  # noqa: ANN202 - shapely geometry

@@ -59,6 +59,8 @@ _ORBIT_STATES = ("ascending", "descending")
 _PASS_GAP = dt.timedelta(minutes=10)
 """Largest gap between consecutive slice starts of one pass (fallback grouping)."""
 _SENSOR_RE = re.compile(r"sentinel-?([12])")
+MAX_LAG_DAYS = 366.0
+"""Largest ``max_lag_days``: a year; beyond it a pass no longer describes the same ground."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,10 @@ class PairingRule:
         lag = self.max_lag_days
         if isinstance(lag, bool) or not isinstance(lag, int | float) or not math.isfinite(lag):
             raise OptionError(f"max_lag_days must be a finite number of days, got {lag!r}")
-        if lag < 0:
+        if not 0 <= lag <= MAX_LAG_DAYS:
             raise OptionError(
-                f"max_lag_days must be >= 0, got {lag}; it bounds |S1 time - S2 time|, "
-                "e.g. 6 for half of Sentinel-1's 12-day repeat cycle"
+                f"max_lag_days must be within 0..{MAX_LAG_DAYS:g}, got {lag:g}; it bounds "
+                "|S1 time - S2 time|, e.g. 6 for half of Sentinel-1's 12-day repeat cycle"
             )
         if self.orbit_state is not None and self.orbit_state not in _ORBIT_STATES:
             raise OptionError(

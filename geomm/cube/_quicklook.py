@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "DPI_RANGE",
+    "MAX_PNG_PIXELS",
     "S1_RANGES",
     "S2_RGB",
     "QuicklookError",
@@ -50,6 +52,11 @@ S1_RANGES = {"VV": (-25.0, 0.0), "VH": (-30.0, -5.0), "VV-VH": (0.0, 15.0)}
 """dB ranges stretched to 0..1 for the red (VV), green (VH) and blue (VV - VH) channels."""
 S2_PERCENTILES = (2.0, 98.0)
 """Robust stretch of the S2 panel: these percentiles of the valid pixels map to 0 and 1."""
+
+DPI_RANGE = (10, 1200)
+"""Accepted ``dpi``: below 10 the labels are unreadable, above 1200 is print resolution."""
+MAX_PNG_PIXELS = 100_000_000
+"""Largest quicklook, in pixels (400 MB of RGBA while drawing)."""
 
 _MAX_EDGE = 2048  # longer cubes are shown with every k-th pixel: a quicklook, not a map
 _PANEL_IN = 5.0  # panel width, inches
@@ -88,25 +95,27 @@ def quicklook(
         ``fig.axes[1]`` the S1 panel, each holding one RGB image.
 
     Raises:
-        QuicklookError: ``time`` is out of range or not a date, ``dpi`` is not
-            positive, or the cube lacks the S2 or S1 bands shown.
+        QuicklookError: ``time`` is out of range or not a date, ``dpi`` is
+            outside :data:`DPI_RANGE` or makes a PNG above
+            :data:`MAX_PNG_PIXELS`, or the cube lacks the S2 or S1 bands shown.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if isinstance(dpi, bool) or not isinstance(dpi, int | np.integer) or dpi <= 0:
-        raise QuicklookError(f"dpi must be a positive integer, got {dpi!r}")
+    low, high = DPI_RANGE
+    if isinstance(dpi, bool) or not isinstance(dpi, int | np.integer) or not low <= dpi <= high:
+        raise QuicklookError(f"dpi must be a positive integer within {low}..{high}, got {dpi!r}")
     _require_bands(ds)
     index = pick_time(ds, time)
     step = max(1, -(-max(ds.sizes["y"], ds.sizes["x"]) // _MAX_EDGE))
+    figsize = _figure_inches(-(-ds.sizes["y"] // step), -(-ds.sizes["x"] // step))
+    _check_png_size(figsize, dpi)
     window = {"y": slice(None, None, step), "x": slice(None, None, step)}
     s2 = ds.s2.sel(s2_band=list(S2_RGB)).isel(time=index, **window).values
     s1 = ds.s1.sel(s1_band=["VV", "VH"]).isel(time=index, **window).values
     extent, origin = _extent(ds, step)
 
-    ny, nx = s2.shape[1:]
-    panel_h = _PANEL_IN * float(np.clip(ny / nx, 0.4, 2.0))
-    fig = Figure(figsize=(2 * _PANEL_IN + 0.8, panel_h + 1.4), dpi=dpi, layout="constrained")
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2, sharex=True, sharey=True)
     crs = _crs_name(ds)
@@ -129,6 +138,22 @@ def quicklook(
     if out is not None:
         _write_png(fig, Path(out), dpi)
     return fig
+
+
+def _figure_inches(ny: int, nx: int) -> tuple[float, float]:
+    """(width, height) of the figure in inches for panels of ``ny`` x ``nx`` pixels."""
+    panel_h = _PANEL_IN * float(np.clip(ny / nx, 0.4, 2.0))
+    return (2 * _PANEL_IN + 0.8, panel_h + 1.4)
+
+
+def _check_png_size(figsize: tuple[float, float], dpi: int) -> None:
+    """Refuse a PNG whose pixels would not fit in memory comfortably (before drawing it)."""
+    width, height = round(figsize[0] * dpi), round(figsize[1] * dpi)
+    if width * height > MAX_PNG_PIXELS:
+        raise QuicklookError(
+            f"a quicklook at dpi={dpi} would be {width} x {height} px, above "
+            f"{MAX_PNG_PIXELS / 1e6:.0f} Mpx; use a smaller dpi (the default is 120)"
+        )
 
 
 def pick_time(ds: xr.Dataset, time: int | str | None = None) -> int:
