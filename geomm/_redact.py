@@ -85,22 +85,26 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 
-_URL = re.compile(r"""[A-Za-z][A-Za-z0-9+.\-]*://[^\s'"<>`]+""")
-"""A URL inside a message, up to the next blank or quote."""
+_URL = re.compile(r"""[A-Za-z][A-Za-z0-9+.\-]*://[^\s'"<>`]+(?<![.,:;)\]])""")
+"""A URL inside a message, up to the next blank or quote, less trailing punctuation."""
 
 _USERINFO = re.compile(r"""(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s'"<>@]+@""")
-_PARAM = re.compile(r"""(?P<lead>[?&#])(?P<name>[^=&?#\s'"<>]+)=(?P<value>[^&#\s'"<>]*)""")
+_PARAM = re.compile(
+    r"""(?P<lead>[?&#])(?P<name>[^=&?#\s'"<>]+)=(?P<value>[^&#\s'"<>]*[^&#\s'"<>.,:;)\]])"""
+)
 """``?name=value`` or ``&name=value`` anywhere, e.g. urllib3's ``url: /x?sig=...``."""
 
 _HEADER = re.compile(
     r"""(?P<name>authorization|proxy-authorization|cookie|set-cookie|x-api-key|"""
-    r"""x-amz-security-token|ocp-apim-subscription-key)(?P<sep>['"]?\s*[:=]\s*['"]?)"""
+    r"""x-amz-security-token|ocp-apim-subscription-key)(?P<sep>['"]?\s*:\s*['"]?)"""
     r"""(?P<value>[^'"\r\n}]+)""",
     re.IGNORECASE,
 )
 """A secret HTTP header as logged (``'Authorization': 'Basic ...'``)."""
 
-_SIGNING = re.compile(r"""(?P<name>\b(?:Credential|Signature))=(?P<value>[^,\s&'"]+)""")
+_SIGNING = re.compile(
+    r"""(?P<name>\b(?:Credential|Signature))=(?P<value>[^,\s&'"]*[^,\s&'".:;)\]])"""
+)
 """The parts of an AWS signature (``Credential=KEYID/...``) quoted in a message."""
 
 
