@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -215,9 +216,10 @@ def _areal_parts(geom: dict[str, Any], source: str) -> list[Polygon]:
             f"AOI {source!r} contains a {kind}; an AOI must be a Polygon or MultiPolygon. "
             "Buffer points or lines into polygons first (e.g. shapely's buffer in a UTM CRS)"
         )
+    _check_numbers(geom.get("coordinates"), source)
     try:
         shp: BaseGeometry = shape(geom)
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, GEOSException) as e:
         raise AoiError(f"AOI {source!r} has malformed {kind} coordinates: {e}") from e
     _check_lonlat(shp, source)
     shp = split_antimeridian(shp)
@@ -230,12 +232,37 @@ def _areal_parts(geom: dict[str, Any], source: str) -> list[Polygon]:
     return list(getattr(shp, "geoms", [shp]))
 
 
+def _check_numbers(coordinates: Any, source: str) -> None:
+    """Every vertex value is a finite number (JSON's NaN/Infinity pass ``json.loads``).
+
+    Checked before shapely sees them: a NaN vertex never closes a ring, and
+    GEOS would fail on it with a message about ring closure, not about NaN.
+    """
+    if isinstance(coordinates, list):
+        for value in coordinates:
+            _check_numbers(value, source)
+        return
+    if isinstance(coordinates, bool) or not isinstance(coordinates, int | float):
+        raise AoiError(
+            f"AOI {source!r} has a coordinate {coordinates!r} that is not a number; "
+            "vertices are [longitude, latitude] pairs of numbers"
+        )
+    if not math.isfinite(coordinates):
+        raise AoiError(
+            f"AOI {source!r} has a non-finite coordinate ({coordinates}); every vertex needs "
+            "a finite longitude and latitude: fix or redraw the polygon"
+        )
+
+
 def _check_lonlat(shp: BaseGeometry, source: str) -> None:
     coords = shapely.get_coordinates(shp)
     if len(coords) == 0:
         raise AoiError(f"AOI {source!r} has an empty geometry")
     if not all(math.isfinite(v) for v in coords.ravel()):
-        raise AoiError(f"AOI {source!r} has non-finite coordinates")
+        raise AoiError(
+            f"AOI {source!r} has non-finite coordinates; every vertex needs a finite "
+            "longitude and latitude: fix or redraw the polygon"
+        )
     lon, lat = coords[:, 0], coords[:, 1]
     if lon.min() < -360 or lon.max() > 360 or lat.min() < -90 or lat.max() > 90:
         raise AoiError(

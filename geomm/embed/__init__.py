@@ -7,11 +7,16 @@ cube, embed); ``read_table`` opens the result. Importing this package also
 registers the ``ds.geomm`` accessor on xarray Datasets.
 """
 
-from geomm.embed._accessor import GeommAccessor
-from geomm.embed._config import EmbedConfig, EmbedError, ModelSpec, required_inputs
-from geomm.embed._make import EmbedRun, cube_path_for, make_embeddings
-from geomm.embed._run import EmbedReport, embed_block, embed_cube, parts_dir
-from geomm.embed._table import read_table
+from geomm._extras import requires_extra
+
+# Tables need pyarrow and geopandas (the `models` extra): without them this
+# import names the extra instead of failing on a module name.
+with requires_extra("models", feature="geomm.embed"):
+    from geomm.embed._accessor import GeommAccessor
+    from geomm.embed._config import EmbedConfig, EmbedError, ModelSpec, required_inputs
+    from geomm.embed._make import EmbedRun, cube_path_for, make_embeddings
+    from geomm.embed._run import EmbedReport, embed_block, embed_cube, parts_dir
+    from geomm.embed._table import read_table
 
 __all__ = [
     "EmbedConfig",

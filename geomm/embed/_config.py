@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from geomm._extras import requires_extra
 from geomm._resources import offline
 from geomm.errors import GeommError
 
@@ -57,9 +58,10 @@ class ModelSpec:
         Returns:
             The model's info.
         """
-        from geomm.models import model_info
+        with requires_extra("models", feature="an embedding model"):
+            from geomm.models import model_info
 
-        info = model_info(self.name)
+            info = model_info(self.name)
         if self.weights is None and info.weights is None:
             raise EmbedError(
                 f"{self.name} has no published weights; pass --weights PATH (a checkpoint) "
@@ -72,16 +74,17 @@ class ModelSpec:
 
 @functools.lru_cache(maxsize=2)
 def _load(spec: ModelSpec):  # noqa: ANN202
-    from geomm.models import load_model
+    with requires_extra("models", feature="an embedding model"):
+        from geomm.models import load_model
 
-    return load_model(
-        spec.name,
-        spec.weights,
-        precision=spec.precision,
-        normalization=spec.normalization,
-        seed=spec.seed,
-        download=spec.download,
-    )
+        return load_model(
+            spec.name,
+            spec.weights,
+            precision=spec.precision,
+            normalization=spec.normalization,
+            seed=spec.seed,
+            download=spec.download,
+        )
 
 
 @dataclass(frozen=True)
