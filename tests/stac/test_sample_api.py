@@ -8,6 +8,7 @@ must find what the static-catalog search finds.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pystac
 import pytest
@@ -29,6 +30,11 @@ def sample_items(sample_catalog):
             collections.append(collection.to_dict(include_self_link=False))
             for item in collection.get_items():
                 item.make_asset_hrefs_absolute()
+                # served as a provider would: assets at URLs (an API's items may not
+                # name local files, geomm.stac._hrefs); the search never fetches them
+                for asset in item.assets.values():
+                    rel = Path(asset.href).relative_to(Path(sample_catalog).parent).as_posix()
+                    asset.href = f"http://127.0.0.1:9/{rel}"
                 items.append(item.to_dict(include_self_link=False))
     return collections, items
 
