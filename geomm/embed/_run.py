@@ -10,6 +10,13 @@ blocks without a part, and no chip is computed twice. The table at ``out``
 appears only at the end, merged and sorted, so an interrupted run never
 leaves a table that looks complete.
 
+One run at a time writes a table: the run holds the table's lease
+(:mod:`geomm._lease`) from its first look at ``out`` to the merge, and
+merges only when every block that ``run.json`` lists has its part. On
+resume, a part or stats file that does not read back is redone, not
+trusted; ``overwrite=True`` replaces only a table geomm wrote (its Parquet
+metadata says so) and a parts folder with geomm's ``run.json``.
+
 Locally, the next block is read on a thread while the model computes the
 current one. With a Dask scheduler each block is one task on a worker; the
 model is loaded once per worker process (:meth:`ModelSpec.load` is cached)
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -34,21 +42,29 @@ import numpy as np
 import xarray as xr
 
 import geomm
+from geomm._lease import write_lease
 from geomm.aoi import Aoi
 from geomm.chips import ChipBlock, chip_blocks, cube_chips, read_block, read_block_from_store
 from geomm.embed._config import EmbedConfig, EmbedError, required_inputs
 from geomm.embed._table import (
     completed_parts,
+    is_geomm_table,
     merge_parts,
+    part_rows,
     table_part,
     table_schema,
     write_part,
 )
+from geomm.errors import GeommError
 
 __all__ = ["EmbedReport", "embed_block", "embed_cube", "parts_dir"]
 
 _RUN_FILE = "run.json"
 _STATS_SUFFIX = ".stats.json"
+_RUN_KIND = "geomm-embed-run"
+_STAT_KEYS = ("rows", "skipped_clear", "skipped_s1")
+_WHAT = "embedding table"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,8 +131,11 @@ def embed_cube(
 
     Raises:
         EmbedError: ``out`` exists, an interrupted run is in the way, the
-            settings differ from the run being resumed, or the cube does not
-            fit the model.
+            settings differ from the run being resumed, the cube does not
+            fit the model, ``overwrite`` would replace files geomm did not
+            write, the run folder is damaged, or a file cannot be written
+            (disk full, no permission).
+        StoreInUseError: another run is writing ``out``.
     """
     began = time.perf_counter()
     config = config or EmbedConfig()
@@ -134,18 +153,66 @@ def embed_cube(
     chips = cube_chips(ds, aoi)
     blocks = chip_blocks(ds, chips)
     parts = parts_dir(out)
-    manifest = _manifest(ds, config, chips, names)
-    _prepare(out, parts, manifest, resume=resume, overwrite=overwrite)
-    done = completed_parts(parts)
+    manifest = _manifest(ds, config, chips, names, blocks)
+    job = _Job(source, ds, cube, out, parts, config, tuple(names), blocks, scheduler)
+    try:
+        # resume continues a dead run's parts, overwrite replaces them: either may take
+        # over its stale lease; a plain run never does
+        with write_lease(out, what=_WHAT, takeover=resume or overwrite):
+            _prepare(out, parts, manifest, resume=resume, overwrite=overwrite)
+            return _embed(job, info, chip_size, began, progress, on_start)
+    except OSError as e:
+        if isinstance(e, GeommError):  # an unreadable scene or cube says so itself
+            raise
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        raise EmbedError(
+            f"cannot write the embedding table {str(out)!r} or its parts{where}: "
+            f"{e.strerror or e}. Check that its folder is writable and the disk has room, "
+            "then rerun with resume=True to keep the blocks already embedded"
+        ) from e
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one ``embed_cube`` call embeds, and where."""
+
+    source: Path | xr.Dataset
+    """The cube as its blocks are read: a store path, or the dataset itself."""
+    ds: xr.Dataset
+    """The cube, opened."""
+    cube: str | Path | xr.Dataset
+    """The cube as the caller named it (recorded in the table's metadata)."""
+    out: Path
+    """The table."""
+    parts: Path
+    """The run folder of parts (``parts_dir(out)``)."""
+    config: EmbedConfig
+    """Model, embeddings, thresholds, batch size."""
+    names: tuple[str, ...]
+    """Embedding names, the default first."""
+    blocks: list[ChipBlock]
+    """Every block of the table, in order."""
+    scheduler: str | None
+    """Where the blocks run (see :func:`embed_cube`)."""
+
+
+def _embed(job: _Job, info, chip_size: int, began: float, progress, on_start) -> EmbedReport:  # noqa: ANN001
+    """Embed the blocks without a trusted part, check every part is there, merge."""
+    config, names, parts, blocks, ds = job.config, job.names, job.parts, job.blocks, job.ds
+    done = _trusted_parts(parts, [b.name for b in blocks])
     todo = [b for b in blocks if b.name not in done]
     if on_start:
         on_start(len(todo), len(blocks) - len(todo))
-    if scheduler is None:
-        model_meta, computed = _run_local(source, todo, config, names, parts, progress)
+    if job.scheduler is None:
+        model_meta, computed = _run_local(job.source, todo, config, names, parts, progress)
     else:
-        model_meta, computed = _run_dask(source, todo, config, names, parts, progress, scheduler)
+        model_meta, computed = _run_dask(
+            job.source, todo, config, names, parts, progress, job.scheduler
+        )
+    _check_complete(job.out, parts)
     stats = _read_stats(parts, [b.name for b in blocks])
     model_meta = model_meta or stats.get("model") or {}
+    cube = job.cube
     metadata = {
         "geomm_version": geomm.__version__,
         "model": config.model.name,
@@ -164,11 +231,14 @@ def embed_cube(
         "skipped_s1": stats["skipped_s1"],
     }
     merge_parts(
-        parts, out, metadata, schema=table_schema({n: info.embeddings[n] for n in names}, names[0])
+        parts,
+        job.out,
+        metadata,
+        schema=table_schema({n: info.embeddings[n] for n in names}, names[0]),
     )
     shutil.rmtree(parts, ignore_errors=True)
     return EmbedReport(
-        path=out,
+        path=job.out,
         rows=stats["rows"],
         skipped_clear=stats["skipped_clear"],
         skipped_s1=stats["skipped_s1"],
@@ -356,34 +426,38 @@ def _source(cube, scheduler):  # noqa: ANN001, ANN202 - (store path or Dataset, 
     return path, open_cube(path)
 
 
-def _manifest(ds: xr.Dataset, config: EmbedConfig, chips, names) -> dict:  # noqa: ANN001
+def _manifest(ds: xr.Dataset, config: EmbedConfig, chips, names, blocks) -> dict:  # noqa: ANN001
     ids = hashlib.sha256("\n".join(c.chip_id for c in chips).encode()).hexdigest()[:16]
     return {
+        "kind": _RUN_KIND,
         "cube_fingerprint": ds.attrs.get("geomm_fingerprint", ""),
         "times": [str(t) for t in ds.time.values],
         "config": json.loads(json.dumps(asdict(config), default=str)),
         "embeddings": list(names),
         "chips": ids,
+        "blocks": [b.name for b in blocks],
     }
 
 
 def _prepare(out: Path, parts: Path, manifest: dict, *, resume: bool, overwrite: bool) -> None:
+    """Leave ``parts`` ready for this run (new, or the resumed one), or refuse."""
+    if out.is_dir():
+        raise EmbedError(f"{str(out)!r} is a folder; --out must be a .parquet file path")
     if overwrite:
-        if out.is_dir():
-            raise EmbedError(f"{str(out)!r} is a folder; --out must be a .parquet file path")
-        out.unlink(missing_ok=True)
-        shutil.rmtree(parts, ignore_errors=True)
+        _remove_previous(out, parts)
     if out.exists():
         raise EmbedError(f"{str(out)!r} already exists; pass --overwrite to replace it")
     run_file = parts / _RUN_FILE
+    if parts.is_dir() and not any(parts.iterdir()):  # killed before its run file: nothing yet
+        _write_json_atomic(run_file, manifest)
+        return
     if parts.exists():
         if not resume:
             raise EmbedError(
                 f"an interrupted run left its parts in {str(parts)!r}; pass --resume to "
                 "continue it, or --overwrite to start again"
             )
-        previous = json.loads(run_file.read_text()) if run_file.is_file() else None
-        if previous != manifest:
+        if _read_run_file(parts) != manifest:
             raise EmbedError(
                 f"the interrupted run in {str(parts)!r} used another cube, AOI or settings; "
                 "rerun with the original arguments, or --overwrite to start again"
@@ -394,14 +468,109 @@ def _prepare(out: Path, parts: Path, manifest: dict, *, resume: bool, overwrite:
     _write_json_atomic(run_file, manifest)
 
 
+def _remove_previous(out: Path, parts: Path) -> None:
+    """Delete the table and run folder geomm wrote at ``out``; refuse anything else."""
+    if out.exists() and not is_geomm_table(out):
+        raise EmbedError(
+            f"{str(out)!r} exists and is not an embedding table geomm wrote (its Parquet "
+            "metadata has no geomm entry); overwrite=True replaces only geomm's tables: "
+            "choose another out path, or move the file away yourself"
+        )
+    if parts.exists() and not (
+        (parts / _RUN_FILE).is_file() or (parts.is_dir() and not any(parts.iterdir()))
+    ):
+        raise EmbedError(
+            f"{str(parts)!r} is in the way of the table's run folder and geomm did not make "
+            f"it (it has no {_RUN_FILE}); choose another out path, or move it away yourself"
+        )
+    out.unlink(missing_ok=True)
+    if parts.exists():
+        shutil.rmtree(parts)
+
+
+def _read_run_file(parts: Path) -> dict | None:
+    """The manifest of the run in ``parts`` (None: there is none).
+
+    Raises:
+        EmbedError: it is there but does not read as a run manifest.
+    """
+    run_file = parts / _RUN_FILE
+    if not run_file.is_file():
+        return None
+    try:
+        value = json.loads(run_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise EmbedError(
+            f"the run file {str(run_file)!r} of the interrupted run is unreadable ({e}), so "
+            "the run cannot be resumed: rerun with overwrite=True to start again"
+        ) from e
+    return value if isinstance(value, dict) else {}
+
+
+def _trusted_parts(parts: Path, names: Sequence[str]) -> set[str]:
+    """The blocks among ``names`` whose part and stats read back and agree.
+
+    A part or stats file that was damaged since it was written (they are
+    written atomically, so only by something else) is removed, with its
+    block's leftovers, so the block is embedded again instead of trusted.
+    """
+    trusted = set()
+    for name in sorted(completed_parts(parts) & set(names)):
+        stats = _stats_of(parts, name)
+        rows = part_rows(parts / f"{name}.parquet")
+        if stats is not None and rows is not None and rows == stats["rows"]:
+            trusted.add(name)
+            continue
+        log.warning("block %s of %s does not read back; embedding it again", name, parts)
+        (parts / f"{name}.parquet").unlink(missing_ok=True)
+        (parts / f"{name}{_STATS_SUFFIX}").unlink(missing_ok=True)
+        shutil.rmtree(parts / name, ignore_errors=True)
+    return trusted
+
+
+def _stats_of(parts: Path, name: str) -> dict | None:
+    """A block's stats, or None when the file is missing or does not read as stats."""
+    try:
+        stats = json.loads((parts / f"{name}{_STATS_SUFFIX}").read_text())
+        return stats if all(isinstance(stats.get(k), int) for k in _STAT_KEYS) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _check_complete(out: Path, parts: Path) -> None:
+    """Raise unless every block the run file lists has its part and stats (before a merge)."""
+    manifest = _read_run_file(parts)
+    if manifest is None:
+        raise EmbedError(
+            f"the run file {str(parts / _RUN_FILE)!r} disappeared during the run, so "
+            f"{str(out)!r} cannot be checked; something else changed the folder: rerun with "
+            "overwrite=True"
+        )
+    listed = manifest.get("blocks", [])
+    have = completed_parts(parts)
+    missing = [n for n in listed if n not in have or _stats_of(parts, n) is None]
+    if missing:
+        raise EmbedError(
+            f"the run folder {str(parts)!r} lacks {len(missing)} of the {len(listed)} blocks "
+            f"its {_RUN_FILE} lists ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}"
+            f"), so {str(out)!r} would be short; something else changed the folder: rerun "
+            "with resume=True to embed them again"
+        )
+
+
 def _read_stats(parts: Path, names: Sequence[str]) -> dict:
     total = {"rows": 0, "skipped_clear": 0, "skipped_s1": 0}
     for name in names:
         path = parts / (name + _STATS_SUFFIX)
         if not path.is_file():
             continue
-        stats = json.loads(path.read_text())
-        for key in ("rows", "skipped_clear", "skipped_s1"):
+        stats = _stats_of(parts, name)
+        if stats is None:
+            raise EmbedError(
+                f"the stats file {str(path)!r} is unreadable; rerun with resume=True to embed "
+                "its block again"
+            )
+        for key in _STAT_KEYS:
             total[key] += int(stats[key])
         total["model"] = stats.get("model")
     return total

@@ -49,7 +49,9 @@ from geomm.errors import GeommError
 __all__ = [
     "TableError",
     "completed_parts",
+    "is_geomm_table",
     "merge_parts",
+    "part_rows",
     "read_table",
     "table_part",
     "table_schema",
@@ -191,6 +193,22 @@ def completed_parts(parts_dir: Path) -> set[str]:
     if not parts_dir.is_dir():
         return set()
     return {p.name[: -len(_SUFFIX)] for p in parts_dir.glob(f"*{_SUFFIX}") if p.is_file()}
+
+
+def part_rows(path: Path) -> int | None:
+    """Rows of the part at ``path`` from its footer, or None when it does not read back."""
+    try:
+        return pq.read_metadata(path).num_rows
+    except (pa.ArrowInvalid, OSError):
+        return None
+
+
+def is_geomm_table(path: str | Path) -> bool:
+    """Whether the file at ``path`` is a Parquet file geomm wrote (its ``geomm`` metadata)."""
+    try:
+        return GEOMM_KEY in (pq.read_schema(path).metadata or {})
+    except (pa.ArrowInvalid, OSError):
+        return False
 
 
 def merge_parts(
