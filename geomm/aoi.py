@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -238,11 +239,11 @@ def _check_numbers(coordinates: Any, source: str) -> None:
     Checked before shapely sees them: a NaN vertex never closes a ring, and
     GEOS would fail on it with a message about ring closure, not about NaN.
     """
-    if isinstance(coordinates, list):
+    if isinstance(coordinates, list | tuple):  # parsed JSON, or shapely's mapping()
         for value in coordinates:
             _check_numbers(value, source)
         return
-    if isinstance(coordinates, bool) or not isinstance(coordinates, int | float):
+    if isinstance(coordinates, bool) or not isinstance(coordinates, Real):
         raise AoiError(
             f"AOI {source!r} has a coordinate {coordinates!r} that is not a number; "
             "vertices are [longitude, latitude] pairs of numbers"

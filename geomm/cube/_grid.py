@@ -336,8 +336,8 @@ def _warn_if_far(parsed: CRS, crs: object, aoi: Aoi) -> None:
     west, south, east, north = area.bounds
     if west > east:  # the area of use crosses the antimeridian
         east += 360.0
-        lon = lon + 360.0 if lon < west - FAR_DEGREES else lon
-    off_lon = max(west - lon, lon - east, 0.0)
+    # longitudes wrap: 180 E is next to zone 1 (180 W..174 W)
+    off_lon = min(max(west - x, x - east, 0.0) for x in (lon - 360.0, lon, lon + 360.0))
     off_lat = max(south - lat, lat - north, 0.0)
     if max(off_lon, off_lat) > FAR_DEGREES:
         warnings.warn(

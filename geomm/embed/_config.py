@@ -68,7 +68,10 @@ class ModelSpec:
                 "or --weights random (untrained, for testing the pipeline)"
             )
         if self.weights not in (None, "random") and not Path(self.weights).is_file():
-            raise EmbedError(f"weights file {self.weights!r} does not exist")
+            what = "is a folder" if Path(self.weights).is_dir() else "does not exist"
+            raise EmbedError(
+                f"weights file {self.weights!r} {what}; pass a checkpoint file, or 'random'"
+            )
         return info
 
 

@@ -105,8 +105,8 @@ def test_output_paths_with_markup_are_printed_as_they_are(sample_catalog, tmp_pa
     store = tmp_path / "[bold]c[/].zarr"
     code = main(["cube", "--aoi", str(SAMPLE_AOI), "--start", "2024-06-01", "--end",
                  "2024-06-10", "--out", str(store)])  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0
+    out, err = capsys.readouterr()
+    assert code == 0, err
     assert f"open_cube({str(store)!r})" in out  # the table title may wrap the path
     png = tmp_path / "[/]q.png"
     assert main(["quicklook", str(store), "--out", str(png), "--dpi", "20"]) == 0
@@ -210,3 +210,11 @@ def test_without_verbose_a_later_run_shows_no_traceback(tmp_path, capsys):
     main([*args, "-v"])
     capsys.readouterr()
     one_line_error(capsys, args)  # -v of the previous call does not stick
+
+
+def test_a_folder_as_weights_is_named_a_folder(tmp_path, capsys):
+    args = ["embed", "--aoi", str(SAMPLE_AOI), *DATES, "--out", str(tmp_path / "e.parquet")]
+    line = one_line_error(capsys, [*args, "--model", "croma-tiny", "--weights", str(tmp_path)])
+    assert line == (
+        f"error: weights file {str(tmp_path)!r} is a folder; pass a checkpoint file, or 'random'"
+    )

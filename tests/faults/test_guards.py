@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from geomm.aoi import read_aoi
+from geomm.aoi import aoi_from_geojson, read_aoi
 from geomm.cli import EXIT_USER_ERROR, main
 from geomm.cube import (
     CompositeSpec,
@@ -226,6 +226,9 @@ def test_a_crs_far_from_the_aoi_warns_and_a_neighbour_zone_does_not():
         warnings.simplefilter("error", CrsAreaWarning)
         for near in ("EPSG:32632", "EPSG:32633", "EPSG:32634", "EPSG:3035", "EPSG:3857"):
             cube_grid(aoi, crs=near)
+        ring = [[179.5, -17.5], [180.5, -17.5], [180.5, -16.5], [179.5, -16.5], [179.5, -17.5]]
+        across = aoi_from_geojson({"type": "Polygon", "coordinates": [ring]})
+        cube_grid(across, crs="EPSG:32701")  # zone 1S starts at 180 W, the AOI centre's lon
     with pytest.warns(CrsAreaWarning, match=r"'EPSG:32610' .* lon -126\.\.-120") as caught:
         cube_grid(aoi, crs="EPSG:32610")  # UTM 10N: the US west coast
     assert caught[0].filename == __file__  # stacklevel points at the caller
