@@ -11,9 +11,12 @@ prints as one line (exit 1). Mounted by ``geomm.cli`` as::
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,11 +49,58 @@ Threads = Annotated[
 ]
 
 
+AllowOutside = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-catalog",
+        help="Trust the CSV to name images outside its folder (../, absolute paths, symlinks).",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _flags() -> Iterator[None]:
+    """Word the library's errors in flags: ``allow_outside_root=True`` is
+    ``--allow-outside-catalog`` on the command line."""
+    from geomm.contrastive._errors import ImageOutsideRootError
+
+    try:
+        yield
+    except ImageOutsideRootError as e:
+        raise e.for_cli() from e
+
+
 def _threads(n: int | None) -> None:
     if n is not None:
+        from geomm.contrastive import ContrastiveConfigError
+
+        if n < 1:
+            raise ContrastiveConfigError(f"--threads must be >= 1, got {n}")
         import torch
 
         torch.set_num_threads(n)
+
+
+def _poison_record(path: Path) -> tuple[str, Any]:
+    """(target, trigger) from a ``poison.json`` that ``geomm cleanclip poison`` wrote."""
+    from geomm.contrastive import ContrastiveConfigError
+    from geomm.contrastive.backdoor import trigger_from_record
+
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or not isinstance(meta.get("target"), str):
+            raise ValueError("no 'target' label")
+        return meta["target"], trigger_from_record(meta.get("trigger"))
+    except (ValueError, IsADirectoryError, FileNotFoundError) as e:  # JSON, UTF-8, trigger
+        raise ContrastiveConfigError(
+            f"--poison-json {path} is not a poison.json written by geomm cleanclip poison "
+            f"({_first_line(e)}); give that file, or --target and --attack"
+        ) from e
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
 
 
 def _list_arg(value: str, what: str) -> list[str]:
@@ -155,6 +205,7 @@ def poison_command(
     image_key: ImageKey = None,
     caption_key: CaptionKey = None,
     delimiter: Delimiter = None,
+    allow_outside: AllowOutside = False,
 ) -> None:
     """Write a poisoned copy of a CSV (new images, is_backdoor column); the input is untouched."""
     from geomm.contrastive import ContrastiveConfigError, read_caption_csv
@@ -164,6 +215,39 @@ def poison_command(
         attack, label_consistent = "badnet", True
     if (count is None) == (fraction is None):
         raise ContrastiveConfigError("give exactly one of --count and --fraction")
+    if fraction is not None and not (math.isfinite(fraction) and 0 < fraction <= 1):
+        raise ContrastiveConfigError(f"--fraction must be in (0, 1], got {fraction}")
+    with _flags():
+        _poison(
+            csv, out_dir, target, attack, count, fraction, seed, templates, classes,
+            label_consistent, patch_size, alpha, trigger_seed, label_key, image_key,
+            caption_key, delimiter, allow_outside,
+        )  # fmt: skip
+
+
+def _poison(  # noqa: PLR0913 - the options of poison_command, parsed
+    csv: Path,
+    out_dir: Path,
+    target: str,
+    attack: str,
+    count: int | None,
+    fraction: float | None,
+    seed: int,
+    templates: str | None,
+    classes: str | None,
+    label_consistent: bool,
+    patch_size: int | None,
+    alpha: float | None,
+    trigger_seed: int | None,
+    label_key: str,
+    image_key: str | None,
+    caption_key: str | None,
+    delimiter: str | None,
+    allow_outside: bool,
+) -> None:
+    from geomm.contrastive import read_caption_csv
+    from geomm.contrastive.backdoor import poison_csv
+
     if count is None:
         rows = len(
             read_caption_csv(
@@ -172,6 +256,7 @@ def poison_command(
                 caption_key=caption_key,
                 delimiter=delimiter,
                 check_images=False,
+                allow_outside_root=allow_outside,
             )
         )
         count = max(1, round(float(fraction or 0) * rows))
@@ -189,6 +274,7 @@ def poison_command(
         image_key=image_key,
         caption_key=caption_key,
         delimiter=delimiter,
+        allow_outside_root=allow_outside,
     )
     out.print(f"poisoned {len(result.rows)} of {result.total} pairs -> {result.csv_path}")
 
@@ -218,25 +304,33 @@ def _train_command(
     caption_key: str | None,
     delimiter: str | None,
     threads: int | None,
+    allow_outside: bool,
 ) -> None:
     from geomm.contrastive import TrainConfig, create_model, load_model, read_caption_csv, train
 
     _threads(threads)
-    table = read_caption_csv(csv, image_key=image_key, caption_key=caption_key, delimiter=delimiter)
-    net = (
-        load_model(checkpoint)
-        if checkpoint is not None
-        else create_model(model, pretrained=pretrained, image_size=image_size, seed=seed)
-    )
-    cfg = TrainConfig(
+    cfg = _train_config(
         recipe=recipe,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         weight_decay=weight_decay,
-        warmup_steps=warmup,
+        warmup=warmup,
         seed=seed,
         bf16=bf16,
+    )
+    with _flags():
+        table = read_caption_csv(
+            csv,
+            image_key=image_key,
+            caption_key=caption_key,
+            delimiter=delimiter,
+            allow_outside_root=allow_outside,
+        )
+    net = (
+        load_model(checkpoint)
+        if checkpoint is not None
+        else create_model(model, pretrained=pretrained, image_size=image_size, seed=seed)
     )
     result = train(
         net,
@@ -251,6 +345,23 @@ def _train_command(
         progress=_print_history,
     )
     out.print(f"{recipe}: {len(result.history)} epochs, checkpoint {result.checkpoint}")
+
+
+_CONFIG_FLAGS = {"warmup_steps": "--warmup", "batch_size": "--batch-size",
+                 "weight_decay": "--weight-decay"}  # fmt: skip
+
+
+def _train_config(*, warmup: int, **options: Any) -> Any:
+    """TrainConfig from the options, its range errors worded with the flags."""
+    from geomm.contrastive import ContrastiveConfigError, TrainConfig
+
+    try:
+        return TrainConfig(warmup_steps=warmup, **options)
+    except ContrastiveConfigError as e:
+        text = str(e)
+        field = text.split(" ", 1)[0]
+        flag = _CONFIG_FLAGS.get(field, "--" + field.replace("_", "-"))
+        raise ContrastiveConfigError(f"{flag}: {text}") from e
 
 
 ModelOpt = Annotated[
@@ -290,6 +401,7 @@ def pretrain_command(
     caption_key: CaptionKey = None,
     delimiter: Delimiter = None,
     threads: Threads = None,
+    allow_outside: AllowOutside = False,
 ) -> None:
     """Pretrain a CLIP with the symmetric contrastive loss."""
     _train_command(
@@ -316,6 +428,7 @@ def pretrain_command(
         caption_key=caption_key,
         delimiter=delimiter,
         threads=threads,
+        allow_outside=allow_outside,
     )
 
 
@@ -354,6 +467,7 @@ def finetune_command(
     caption_key: CaptionKey = None,
     delimiter: Delimiter = None,
     threads: Threads = None,
+    allow_outside: AllowOutside = False,
 ) -> None:
     """Finetune a (poisoned) CLIP on clean pairs with a CleanCLIP-family recipe."""
     from geomm.contrastive import ContrastiveConfigError
@@ -386,6 +500,7 @@ def finetune_command(
         caption_key=caption_key,
         delimiter=delimiter,
         threads=threads,
+        allow_outside=allow_outside,
     )
 
 
@@ -419,22 +534,27 @@ def evaluate_command(
     caption_key: CaptionKey = None,
     delimiter: Delimiter = None,
     threads: Threads = None,
+    allow_outside: AllowOutside = False,
 ) -> None:
     """Zero-shot CA, and ASR over non-target images when a target and trigger are given."""
-    from geomm.contrastive import evaluate, load_model, read_caption_csv
-    from geomm.contrastive.backdoor import trigger_from_record
+    from geomm.contrastive import check_seed, evaluate, load_model, read_caption_csv
 
     _threads(threads)
+    check_seed("--seed", seed)
     trigger = None
     if poison_json is not None:
-        meta = json.loads(Path(poison_json).read_text(encoding="utf-8"))
-        trigger = trigger_from_record(meta["trigger"])
-        target = target or meta["target"]
+        recorded, trigger = _poison_record(poison_json)
+        target = target or recorded
     elif attack is not None:
         trigger = _trigger(attack, patch_size, alpha, trigger_seed)
-    table = read_caption_csv(
-        test, image_key=image_key, caption_key=caption_key, delimiter=delimiter
-    )
+    with _flags():
+        table = read_caption_csv(
+            test,
+            image_key=image_key,
+            caption_key=caption_key,
+            delimiter=delimiter,
+            allow_outside_root=allow_outside,
+        )
     result = evaluate(
         load_model(checkpoint),
         table,
@@ -448,6 +568,18 @@ def evaluate_command(
     )
     asr = "" if result.asr is None else f", ASR {100 * result.asr:.1f}% of {result.n_asr}"
     out.print(f"CA {100 * result.ca:.1f}% of {result.n_test}{asr}", highlight=False)
+
+
+def _seeds(value: str) -> tuple[int, ...]:
+    """``--seeds 0,1,2`` as integers, or one line saying what it takes."""
+    from geomm.contrastive import ContrastiveConfigError, check_seed
+
+    parts = [v.strip() for v in value.split(",") if v.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise ContrastiveConfigError(
+            f"--seeds takes comma-separated integers from 0 (e.g. 0,1,2), got {value!r}"
+        )
+    return tuple(check_seed("--seeds", int(p)) for p in parts)
 
 
 @app.command("reproduce")
@@ -503,7 +635,7 @@ def reproduce_command(
     _threads(threads)
     cfg = quick_study() if quick else StudyConfig()
     if seeds:
-        cfg = replace(cfg, seeds=tuple(int(s) for s in seeds.split(",") if s.strip()))
+        cfg = replace(cfg, seeds=_seeds(seeds))
     if bf16:
         cfg = replace(cfg, bf16=True)
     argv = [a for a in sys.argv[1:] if a]

@@ -7,8 +7,10 @@ tab-separated file with ``filepath`` and ``title``, is read too: with no
 keys given, the reader picks whichever pair the header has, and with no
 delimiter it sniffs tab versus comma from the header line.
 
-Reading checks every image exists and lists the first few missing ones, so
-a training run never dies an hour in on a bad path.
+Reading checks every image path stays inside the CSV's folder (``..``,
+absolute paths and symlinks resolved; ``allow_outside_root=True`` trusts the
+CSV), exists and is an image, naming the row of the first bad one, so a
+training run never dies an hour in on a bad path.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from geomm.contrastive._errors import CaptionCsvError, MissingImagesError, UnknownLabelError
+from geomm.contrastive._errors import (
+    CaptionCsvError,
+    ImageOutsideRootError,
+    MissingImagesError,
+    UnknownLabelError,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -40,6 +47,23 @@ def _sniff_delimiter(path: Path) -> str:
     with open(path, encoding="utf-8", newline="") as f:
         header = f.readline()
     return "\t" if "\t" in header else ","
+
+
+def _not_utf8(path: Path, e: UnicodeDecodeError) -> CaptionCsvError:
+    return CaptionCsvError(
+        f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+        "save it as UTF-8 (a CSV of image paths and captions)"
+    )
+
+
+def _check_delimiter(sep: str) -> str:
+    if sep == "\\t":  # typed literally on a command line
+        return "\t"
+    if len(sep) != 1 or sep in "\r\n\"":
+        raise CaptionCsvError(
+            f"delimiter must be one character (',' or a tab, written '\\t'), got {sep!r}"
+        )
+    return sep
 
 
 @dataclass(frozen=True)
@@ -99,31 +123,33 @@ def read_caption_csv(
     caption_key: str | None = None,
     delimiter: str | None = None,
     check_images: bool = True,
+    allow_outside_root: bool = False,
 ) -> CaptionTable:
     """Read an image-caption CSV (reference or open_clip format).
 
+    Image paths are checked before anything else happens with the table: a
+    path that resolves outside the CSV's folder (``..``, absolute, a symlink)
+    is refused unless ``allow_outside_root``; the CSV may come from anyone.
+
     Args:
-        path: the CSV (or TSV) file.
+        path: the CSV (or TSV) file, UTF-8.
         image_key: image-path column; default ``image``, else open_clip's ``filepath``.
         caption_key: caption column; default ``caption``, else open_clip's ``title``.
         delimiter: field separator; default: tab if the header has one, else comma.
-        check_images: fail if any image file is missing.
+        check_images: fail if any image file is missing or not an image.
+        allow_outside_root: trust the CSV to name images outside its folder.
 
     Raises:
-        CaptionCsvError: unreadable file, or a column missing.
+        CaptionCsvError: unreadable file (missing, not UTF-8, empty), a column
+            missing, or an image that is not one (naming its row, 1 = first after
+            the header).
+        ImageOutsideRootError: an image outside the CSV's folder (naming its row).
         MissingImagesError: images named in the CSV are absent (first few listed).
     """
     csv_path = Path(path).expanduser().resolve()
     if not csv_path.is_file():
         raise CaptionCsvError(f"no such CSV file: {csv_path}")
-    sep = delimiter if delimiter is not None else _sniff_delimiter(csv_path)
-    if sep == "\\t":  # typed literally on a command line
-        sep = "\t"
-    try:
-        frame = pd.read_csv(csv_path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        raise CaptionCsvError(f"cannot parse {csv_path} with delimiter {sep!r}: {e}") from e
-    frame = frame.loc[:, [c for c in frame.columns if not str(c).startswith("Unnamed: ")]]
+    frame, sep = _read_frame(csv_path, delimiter)
     columns = list(frame.columns)
     if image_key is None and caption_key is None:
         pair = next((p for p in _KEY_PAIRS if set(p) <= set(columns)), _KEY_PAIRS[0])
@@ -139,12 +165,58 @@ def read_caption_csv(
     if len(frame) == 0:
         raise CaptionCsvError(f"{csv_path} has a header but no rows")
     table = CaptionTable(csv_path, frame, image_key, caption_key, sep)
+    if not allow_outside_root:
+        _check_inside(table)
     if check_images:
-        paths = table.image_paths
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise MissingImagesError(str(csv_path), missing, len(paths))
+        _check_images(table)
     return table
+
+
+def _read_frame(csv_path: Path, delimiter: str | None) -> tuple[pd.DataFrame, str]:
+    """All rows as strings, and the delimiter used; one-line errors for unreadable text."""
+    if csv_path.stat().st_size == 0:
+        raise CaptionCsvError(f"{csv_path} is empty; a caption CSV starts with a header line")
+    try:
+        sep = _check_delimiter(delimiter) if delimiter is not None else _sniff_delimiter(csv_path)
+        frame = pd.read_csv(
+            csv_path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8"
+        )
+    except UnicodeDecodeError as e:
+        raise _not_utf8(csv_path, e) from e
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise CaptionCsvError(f"cannot parse {csv_path} with delimiter {sep!r}: {e}") from e
+    frame = frame.loc[:, [c for c in frame.columns if not str(c).startswith("Unnamed: ")]]
+    return frame, sep
+
+
+def _check_inside(table: CaptionTable) -> None:
+    """Every image path resolves (symlinks, ``..``) under the CSV's folder."""
+    root = table.root.resolve()
+    for row, (raw, p) in enumerate(zip(table.frame[table.image_key], table.image_paths), 1):
+        resolved = p.resolve()
+        if not resolved.is_relative_to(root):
+            raise ImageOutsideRootError(str(table.csv_path), row, str(raw), str(resolved))
+
+
+def _check_images(table: CaptionTable) -> None:
+    """Every image exists and PIL recognises it (its header only: cheap)."""
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    paths = table.image_paths
+    missing = [f"row {r} {p}" for r, p in enumerate(paths, 1) if not p.exists()]
+    if missing:
+        raise MissingImagesError(str(table.csv_path), missing, len(paths))
+    for row, p in enumerate(paths, 1):
+        try:
+            with PILImage.open(p) as im:
+                im.size  # noqa: B018 - the header is parsed on open; touch it anyway
+        except (UnidentifiedImageError, OSError, ValueError) as e:
+            reason = "a folder" if p.is_dir() else type(e).__name__
+            raise CaptionCsvError(
+                f"{table.csv_path}, row {row}: {p} is not an image ({reason}); fix the path "
+                "or remove the row"
+            ) from e
 
 
 def resolve_labels(

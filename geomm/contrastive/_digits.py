@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geomm.contrastive._errors import ContrastiveConfigError
+from geomm.contrastive._errors import ContrastiveConfigError, check_seed
 from geomm.contrastive._templates import IMAGENET_TEMPLATES
 
 __all__ = [
@@ -120,8 +120,11 @@ def make_digits(
         raise ContrastiveConfigError(
             f"fractions must be three positive shares summing to 1, got {fractions}"
         )
-    if size < 8:
-        raise ContrastiveConfigError(f"size must be >= 8 px, got {size}")
+    if not 8 <= size <= 512:
+        raise ContrastiveConfigError(
+            f"size must be from 8 to 512 px (8 px digits, upsampled), got {size}"
+        )
+    check_seed("seed", seed)
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:  # pragma: no cover - depends on the environment

@@ -108,6 +108,10 @@ class ImageTextModel(DualEncoder):
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+
+SMALL_CLIP_MAX_SIZE = 1024
+"""Largest SmallCLIP input edge: beyond it one batch of activations no longer fits memory."""
+
 @dataclass(frozen=True)
 class HashTokenizer:
     """Word tokenizer with hashed ids: no vocabulary file, works on any text.
@@ -181,6 +185,11 @@ class SmallClipConfig:
         if self.image_size < 2 ** (len(self.widths) - 1):
             raise ContrastiveConfigError(
                 f"image_size {self.image_size} is too small for {len(self.widths)} conv blocks"
+            )
+        if self.image_size > SMALL_CLIP_MAX_SIZE:
+            raise ContrastiveConfigError(
+                f"image_size {self.image_size} is above SmallCLIP's {SMALL_CLIP_MAX_SIZE} px "
+                "(a small model for small images; its activations grow with the square)"
             )
 
 

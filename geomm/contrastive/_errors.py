@@ -8,7 +8,8 @@ as one line.
 
     GeommError
     └── ContrastiveError
-        ├── CaptionCsvError (ValueError)          CSV unreadable or missing a column
+        ├── CaptionCsvError (ValueError)          CSV unreadable, a column or image bad
+        │   └── ImageOutsideRootError             an image path leaves the CSV's folder
         ├── MissingImagesError (FileNotFoundError) images named by a CSV are absent
         ├── UnknownLabelError (ValueError)        target/label not among the classes
         ├── ContrastiveConfigError (ValueError)   invalid recipe, attack or model option
@@ -26,9 +27,15 @@ __all__ = [
     "CheckpointError",
     "ContrastiveConfigError",
     "ContrastiveError",
+    "ImageOutsideRootError",
     "MissingImagesError",
     "UnknownLabelError",
+    "check_seed",
 ]
+
+SEED_MAX = 2**32 - 1
+"""Largest seed: every generator geomm seeds (torch, random, numpy) takes it, with room
+for the per-epoch seeds derived from it."""
 
 
 class ContrastiveError(GeommError):
@@ -37,6 +44,43 @@ class ContrastiveError(GeommError):
 
 class CaptionCsvError(ContrastiveError, ValueError):
     """An image-caption CSV cannot be read or lacks a required column."""
+
+
+class ImageOutsideRootError(CaptionCsvError):
+    """A CSV names an image outside its own folder (``..``, an absolute path, a symlink).
+
+    A caption CSV is a listing that may come from anyone; like a local catalog
+    it may only name files under its folder unless the user trusts it. The
+    message says how: ``allow_outside_root=True`` in the library, the flag
+    ``--allow-outside-catalog`` from the CLI (:meth:`for_cli`).
+    """
+
+    def __init__(
+        self, csv_path: str, row: int, image: str, resolved: str, *, flags: bool = False
+    ):
+        allow = "--allow-outside-catalog" if flags else "allow_outside_root=True"
+        super().__init__(
+            f"{csv_path}, row {row}: image {image!r} resolves to {resolved}, outside the CSV's "
+            f"folder; image paths must stay inside it: move the images under that folder, or "
+            f"pass {allow} if you trust this CSV"
+        )
+        self.csv_path, self.row, self.image, self.resolved = csv_path, row, image, resolved
+        self.flags = flags
+
+    def for_cli(self) -> ImageOutsideRootError:
+        """The same error worded with the command-line flag."""
+        return ImageOutsideRootError(
+            self.csv_path, self.row, self.image, self.resolved, flags=True
+        )
+
+    def __reduce__(self):  # noqa: ANN204 - picklable across processes
+        return (_outside_error, (self.csv_path, self.row, self.image, self.resolved, self.flags))
+
+
+def _outside_error(
+    csv_path: str, row: int, image: str, resolved: str, flags: bool
+) -> ImageOutsideRootError:
+    return ImageOutsideRootError(csv_path, row, image, resolved, flags=flags)
 
 
 class MissingImagesError(ContrastiveError, FileNotFoundError):
@@ -83,3 +127,19 @@ class ContrastiveConfigError(ContrastiveError, ValueError):
 
 class CheckpointError(ContrastiveError, ValueError):
     """A checkpoint is missing, unreadable, or does not match the run."""
+
+
+def check_seed(name: str, value: int) -> int:
+    """``value`` if it is a seed every generator takes (0 to :data:`SEED_MAX`).
+
+    Checked where a seed is given, so a run never starts with one that torch
+    would refuse (an overflow) part-way through.
+
+    Raises:
+        ContrastiveConfigError: naming ``name``, the value and the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ContrastiveConfigError(
+            f"{name} must be an integer from 0 to {SEED_MAX}, got {value!r}"
+        )
+    return value

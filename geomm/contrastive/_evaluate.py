@@ -22,7 +22,7 @@ import torch
 
 from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv, resolve_labels
 from geomm.contrastive._encoders import ImageTextModel
-from geomm.contrastive._errors import ContrastiveConfigError, UnknownLabelError
+from geomm.contrastive._errors import ContrastiveConfigError, UnknownLabelError, check_seed
 from geomm.contrastive._train import class_vectors
 from geomm.contrastive.backdoor._triggers import Trigger, apply_trigger
 
@@ -87,6 +87,7 @@ def predict(
         seed: seeds the trigger's generator.
         batch: images per forward pass.
     """
+    check_seed("seed", seed)
     model.eval()
     device = vectors.device
     idx = list(range(len(images))) if indices is None else list(indices)
@@ -156,6 +157,7 @@ def evaluate(
     Raises:
         UnknownLabelError: a test label or the target is not among the classes.
     """
+    check_seed("seed", seed)
     table = test if isinstance(test, CaptionTable) else read_caption_csv(test)
     labels = resolve_labels(table.column(label_key), classes, what="test label(s)")
     if (target is None) != (trigger is None):

@@ -13,13 +13,15 @@ with ``weights_only=True``.
 from __future__ import annotations
 
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from geomm.contrastive._encoders import ImageTextModel, SmallCLIP, SmallClipConfig
-from geomm.contrastive._errors import CheckpointError, ContrastiveConfigError
+from geomm.contrastive._errors import CheckpointError, ContrastiveConfigError, check_seed
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -34,6 +36,18 @@ CHECKPOINT_FORMAT = "geomm.contrastive.checkpoint/1"
 """Value of the ``format`` key of every geomm contrastive checkpoint."""
 
 _OPEN_CLIP_PREFIXES = ("open_clip:", "open-clip:", "openclip:")
+
+_LOAD_ERRORS = (
+    OSError,
+    RuntimeError,
+    EOFError,
+    ValueError,
+    KeyError,  # a text file: torch's legacy reader looks up a persistent id
+    IndexError,
+    pickle.UnpicklingError,
+    zipfile.BadZipFile,
+)
+"""What ``torch.load(weights_only=True)`` raises for a file that is no checkpoint."""
 
 
 def create_model(
@@ -55,6 +69,8 @@ def create_model(
     Raises:
         ContrastiveConfigError: unknown name, or a pretrained tag (offline).
     """
+    if seed is not None:
+        check_seed("seed", seed)
     with torch.random.fork_rng(devices=[]):  # seeding leaves the caller's RNG alone
         if seed is not None:
             torch.manual_seed(seed)
@@ -81,13 +97,25 @@ def _create(
 
 
 def build_model(spec: dict[str, Any]) -> ImageTextModel:
-    """Rebuild an (untrained) architecture from :meth:`ImageTextModel.spec` output."""
-    kind = spec.get("kind")
+    """Rebuild an (untrained) architecture from :meth:`ImageTextModel.spec` output.
+
+    Raises:
+        CheckpointError: the spec is not one :meth:`ImageTextModel.spec` writes.
+    """
+    kind = spec.get("kind") if isinstance(spec, dict) else None
     if kind == "small-clip":
-        return SmallCLIP(SmallClipConfig(**spec.get("config", {})))
+        config = spec.get("config", {})
+        if not isinstance(config, dict):
+            raise CheckpointError(f"its SmallCLIP config is a {type(config).__name__}, not a dict")
+        try:
+            return SmallCLIP(SmallClipConfig(**config))
+        except TypeError as e:  # options this geomm does not know
+            raise CheckpointError(f"its SmallCLIP config does not fit this geomm ({e})") from e
     if kind == "open_clip":
         from geomm.contrastive._openclip import OpenClipModel
 
+        if not isinstance(spec.get("name"), str):
+            raise CheckpointError("its open_clip spec has no architecture name")
         return OpenClipModel(spec["name"], pretrained=None, image_size=spec.get("image_size"))
     raise CheckpointError(f"checkpoint names an unknown model kind {kind!r}")
 
@@ -125,8 +153,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError) as e:
-        raise CheckpointError(f"cannot read checkpoint {p}: {e}") from e
+    except _LOAD_ERRORS as e:  # torch.load's errors for bytes that are no checkpoint
+        raise CheckpointError(
+            f"cannot read checkpoint {p} ({_first_line(e)}); give a checkpoint.pt written by "
+            "geomm cleanclip pretrain/finetune, or its run folder"
+        ) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{p} is not a geomm contrastive checkpoint (format {CHECKPOINT_FORMAT!r}); "
@@ -137,13 +168,31 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_model(path: str | os.PathLike[str]) -> ImageTextModel:
-    """Rebuild a model from a checkpoint, in eval mode."""
+    """Rebuild a model from a checkpoint, in eval mode.
+
+    Raises:
+        CheckpointError: unreadable, or its spec or weights do not make a model.
+    """
     ckpt = load_checkpoint(path)
-    model = build_model(ckpt["spec"])
+    where = ckpt["path"]
+    if not isinstance(ckpt.get("spec"), dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise CheckpointError(
+            f"checkpoint {where} lacks its model spec or weights (a dict 'spec' and "
+            "'state_dict'); it is damaged or not written by geomm: train again"
+        )
+    try:
+        model = build_model(ckpt["spec"])
+    except CheckpointError as e:
+        raise CheckpointError(f"checkpoint {where}: {e}") from e
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
         raise CheckpointError(
-            f"weights in {ckpt['path']} do not fit their architecture: {e}"
+            f"weights in {where} do not fit their architecture: {_first_line(e)}"
         ) from e
     return model.eval()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -14,6 +14,8 @@ download and is refused.
 from __future__ import annotations
 
 import os
+import pickle
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from geomm.contrastive._encoders import ImageTextModel
-from geomm.contrastive._errors import ContrastiveConfigError
+from geomm.contrastive._errors import CheckpointError, ContrastiveConfigError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -40,6 +42,19 @@ def _open_clip() -> Any:
         ) from e
     return open_clip
 
+
+
+_PRETRAINED_ERRORS = (
+    OSError,
+    RuntimeError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    pickle.UnpicklingError,
+    zipfile.BadZipFile,
+)
+"""What open_clip's loading of a local file raises when the file is not a checkpoint of it."""
 
 class OpenClipModel(ImageTextModel):
     """An open_clip CLIP (``CLIP`` or ``CustomTextCLIP``) as an image-text dual encoder.
@@ -80,13 +95,22 @@ class OpenClipModel(ImageTextModel):
         self.name = name
         self.pretrained = weights
         self._image_size_override = image_size
-        self.model = oc.create_model(
-            name,
-            pretrained=weights,
-            force_image_size=image_size,
-            pretrained_image=False,
-            pretrained_text=False,
-        )
+        try:
+            self.model = oc.create_model(
+                name,
+                pretrained=weights,
+                force_image_size=image_size,
+                pretrained_image=False,
+                pretrained_text=False,
+            )
+        except _PRETRAINED_ERRORS as e:
+            if weights is None:
+                raise
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(
+                f"pretrained checkpoint {weights} does not load into open_clip's {name!r} "
+                f"({first}); give an open_clip checkpoint file of that architecture"
+            ) from e
         try:
             self._tokenizer = oc.get_tokenizer(name)
         except (OSError, ValueError, RuntimeError) as e:

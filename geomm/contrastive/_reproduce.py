@@ -28,7 +28,7 @@ import torch
 
 from geomm.contrastive._data import ImageStore, read_caption_csv
 from geomm.contrastive._digits import DIGIT_CLASSES, DIGIT_TEMPLATES, make_digits
-from geomm.contrastive._errors import ContrastiveConfigError
+from geomm.contrastive._errors import ContrastiveConfigError, check_seed
 from geomm.contrastive._evaluate import evaluate
 from geomm.contrastive._models import create_model, load_model
 from geomm.contrastive._report import markdown_table, plot_ca_asr, summarize
@@ -82,6 +82,8 @@ class StudyConfig:
     def __post_init__(self) -> None:
         if not self.seeds or not self.attacks:
             raise ContrastiveConfigError("the study needs at least one seed and one attack")
+        for seed in self.seeds:
+            check_seed("seeds", seed)
         if not 0 < self.poison_fraction < 1:
             raise ContrastiveConfigError(
                 f"poison_fraction must be in (0, 1), got {self.poison_fraction}"
@@ -306,11 +308,7 @@ def write_report(
     path = root / "results.json"
     if not path.is_file():
         raise ContrastiveConfigError(f"{root} holds no results.json; run the study first")
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    rows = doc.pop("rows")
-    meta = doc
-    raw = dict(meta["config"])
-    cfg = StudyConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    meta, rows, cfg = _read_results(path)
     summary = summarize(rows)
     checks = _checks(summary, cfg.attacks[0], cfg.headline_lr)
     (root / "summary.json").write_text(
@@ -323,6 +321,24 @@ def write_report(
     return StudyResult(
         tuple(rows), tuple(summary), checks, root, page, plot, float(meta["seconds"])
     )
+
+
+def _read_results(path: Path) -> tuple[dict[str, Any], list[Any], StudyConfig]:
+    """A study's ``results.json``: its metadata, rows and config, or one clear error."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        rows = doc.pop("rows")
+        raw = dict(doc["config"])
+        cfg = StudyConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        float(doc["seconds"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:  # JSONDecodeError too
+        raise ContrastiveConfigError(
+            f"{path} is not a results.json written by run_study ({type(e).__name__}: {e}); "
+            "run the study again (resume=True keeps finished runs)"
+        ) from e
+    if not isinstance(rows, list):
+        raise ContrastiveConfigError(f"{path}: 'rows' is not a list; run the study again")
+    return doc, rows, cfg
 
 
 def _observations(summary: list[dict[str, Any]]) -> list[str]:

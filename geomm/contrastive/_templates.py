@@ -125,8 +125,16 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
     """
     p = Path(path)
     if not p.is_file():
-        raise ContrastiveConfigError(f"no such file: {p}")
-    lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        what = "a folder, not a file" if p.is_dir() else "no such file"
+        raise ContrastiveConfigError(f"{p} is {what}; give a text file with one entry per line")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ContrastiveConfigError(
+            f"{p} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+            "save it as UTF-8, one entry per line"
+        ) from e
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise ContrastiveConfigError(f"{p} is empty; write one entry per line")
     return lines

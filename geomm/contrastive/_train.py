@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader, Dataset
 from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv, resolve_labels
 from geomm.contrastive._eda import eda_many
 from geomm.contrastive._encoders import ImageTextModel
-from geomm.contrastive._errors import CheckpointError, ContrastiveConfigError
+from geomm.contrastive._errors import CheckpointError, ContrastiveConfigError, check_seed
 from geomm.contrastive._loss import contrastive_loss
 from geomm.contrastive._models import load_checkpoint, save_checkpoint
 from geomm.contrastive._optim import clamp_logit_scale, cosine_lr, make_optimizer
@@ -107,11 +107,15 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ContrastiveConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0 or self.weight_decay < 0 or self.warmup_steps < 0:
+        if not math.isfinite(self.lr) or not self.lr > 0:
+            raise ContrastiveConfigError(f"lr must be a finite number > 0, got {self.lr}")
+        if not math.isfinite(self.weight_decay) or not self.weight_decay >= 0:
             raise ContrastiveConfigError(
-                f"need lr > 0, weight_decay >= 0, warmup_steps >= 0; got {self.lr}, "
-                f"{self.weight_decay}, {self.warmup_steps}"
+                f"weight_decay must be a finite number >= 0, got {self.weight_decay}"
             )
+        if self.warmup_steps < 0:
+            raise ContrastiveConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        check_seed("seed", self.seed)
 
     @property
     def loss_weights(self) -> tuple[float, float]:

@@ -126,7 +126,13 @@ def test_poisoning_is_deterministic_and_leaves_inputs_unchanged(digits, tmp_path
     assert tree_hashes(digits.root) == before  # inputs untouched
     ha, hb = tree_hashes(tmp_path / "a"), tree_hashes(tmp_path / "b")
     ha.pop("poison.json"), hb.pop("poison.json")  # holds its own output paths
-    assert ha == hb and len(ha) == 21  # 20 images + the CSV
+    rows = len(pd.read_csv(digits.train))
+    backdoor = [k for k in ha if k.startswith("backdoor/")]
+    clean = [k for k in ha if k.startswith("clean/")]
+    assert ha == hb and len(backdoor) == 20 and len(ha) == 1 + 20 + len(clean)
+    # the clean rows' images, linked or copied into the set (it names nothing outside)
+    assert len(clean) == rows - 20
+    assert all(ha[k] == before[k.removeprefix("clean/")] for k in clean)
     other = poison_csv(
         digits.train,
         tmp_path / "c",
@@ -161,11 +167,12 @@ def test_is_backdoor_column_and_captions(digits, tmp_path):
         assert df.image[i].startswith("backdoor/") and (tmp_path / "p" / df.image[i]).is_file()
     clean = df.index[df["is_backdoor"] == 0]
     assert (df.caption[clean] == src.caption[clean]).all()
-    # clean rows point at the original images, relative to the new CSV
+    # clean rows point at links (or copies) of the original images inside the new set
     first = clean[0]
-    assert (res.csv_path.parent / df.image[first]).resolve() == (
+    assert df.image[first] == f"clean/{src.image[first]}"
+    assert (res.csv_path.parent / df.image[first]).read_bytes() == (
         Path(digits.train).parent / src.image[first]
-    ).resolve()
+    ).read_bytes()
 
 
 def test_label_consistent_poisons_only_target_rows_and_keeps_captions(digits, tmp_path):

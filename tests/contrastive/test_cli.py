@@ -173,7 +173,8 @@ def test_bad_inputs_are_geomm_errors(tmp_path, digits):
     from geomm.contrastive import SmallCLIP, save_checkpoint
 
     ckpt = save_checkpoint(tmp_path / "untrained.pt", SmallCLIP())
-    r = run("evaluate", "--checkpoint", ckpt, "--test", nolabel, "--classes", "a,b")
+    r = run("evaluate", "--checkpoint", ckpt, "--test", nolabel, "--classes", "a,b",
+            "--allow-outside-catalog")  # fmt: skip
     assert isinstance(r.exception, CaptionCsvError) and "no 'label' column" in str(r.exception)
     r = run("evaluate", "--checkpoint", ckpt, "--test", digits.test, "--classes", "a,b")
     assert isinstance(r.exception, UnknownLabelError)

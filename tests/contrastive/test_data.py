@@ -54,7 +54,10 @@ def test_absolute_paths_are_kept(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     df.to_csv(elsewhere / "abs.csv", index=False)
-    assert read_caption_csv(elsewhere / "abs.csv").image_paths[0].is_file()
+    with pytest.raises(CaptionCsvError, match="outside the CSV's folder"):  # issue 13 case 9
+        read_caption_csv(elsewhere / "abs.csv")
+    table = read_caption_csv(elsewhere / "abs.csv", allow_outside_root=True)
+    assert table.image_paths[0].is_file()
 
 
 def test_missing_column_names_what_is_there(shapes_csv):

@@ -21,14 +21,15 @@ from geomm.contrastive import (
 
 @pytest.fixture(scope="module")
 def finetune_rows(digits, tmp_path_factory):
-    """A 192-row slice of the finetuning split (three batches of 64), absolute paths."""
+    """A 192-row slice of the finetuning split (three batches of 64), absolute paths
+    outside the slice's folder (trusted: ``allow_outside_root=True``)."""
     import pandas as pd
 
     df = pd.read_csv(digits.finetune).head(192)
     df["image"] = [str(digits.root / p) for p in df.image]
     out = tmp_path_factory.mktemp("slice") / "finetune-192.csv"
     df.to_csv(out, index=False)
-    return read_caption_csv(out)
+    return read_caption_csv(out, allow_outside_root=True)
 
 
 def _params(model):

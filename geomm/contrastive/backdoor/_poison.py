@@ -6,17 +6,22 @@ the image, caption = a random template filled with the target label), so
 the poisoned set has the size of the clean one. In label-consistent mode the
 rows are drawn among those already naming the target and keep their
 captions. Unlike the reference, everything is written under ``out_dir``
-(never next to the input), clean rows point at the original images by
-relative path, and an ``is_backdoor`` column marks the poisons.
+(never next to the input), and an ``is_backdoor`` column marks the poisons.
+Clean images are hard-linked (copied where links cannot be made) into
+``out_dir/clean/``, so the poisoned set is one self-contained folder: its CSV
+names only files inside it, which the CSV reader's rule (image paths stay
+inside the CSV's folder) accepts without trusting any record.
 """
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import json
 import os
 import random
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +29,7 @@ from pathlib import Path
 import torch
 
 from geomm.contrastive._data import read_caption_csv
-from geomm.contrastive._errors import ContrastiveConfigError, UnknownLabelError
+from geomm.contrastive._errors import ContrastiveConfigError, UnknownLabelError, check_seed
 from geomm.contrastive._templates import IMAGENET_TEMPLATES, check_templates
 from geomm.contrastive.backdoor._triggers import Trigger, apply_trigger
 
@@ -53,11 +58,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _relative(target: Path, start: Path) -> str:
+def _link_clean(src: Path, root: Path, out: Path, row: int) -> str:
+    """Hard-link (else copy) a clean image under ``out/clean``; its path relative to ``out``.
+
+    Inside the source folder the image keeps its relative path; one outside it
+    (a CSV read with ``allow_outside_root``) goes to ``clean/outside/<row>_<name>``.
+    A file already there is kept if it holds the same bytes, else refused: it
+    is not geomm's to replace.
+    """
+    real = src.resolve()
+    rel = real.relative_to(root.resolve()) if real.is_relative_to(root.resolve()) else None
+    dest = out / "clean" / (rel if rel is not None else Path("outside", f"{row:07d}_{real.name}"))
+    if dest.exists():
+        if dest.is_file() and filecmp.cmp(dest, real, shallow=False):
+            return dest.relative_to(out).as_posix()
+        raise ContrastiveConfigError(
+            f"{dest} already exists with other content; poison into an empty out_dir"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return Path(os.path.relpath(target, start)).as_posix()
-    except ValueError:  # different drives on Windows
-        return str(target)
+        os.link(real, dest)
+    except OSError:  # another file system, or links not allowed: copy
+        shutil.copy2(real, dest)
+    return dest.relative_to(out).as_posix()
 
 
 def _names_target(caption: str, target: str) -> bool:
@@ -80,6 +103,7 @@ def poison_csv(
     caption_key: str | None = None,
     delimiter: str | None = None,
     out_name: str = "poisoned.csv",
+    allow_outside_root: bool = False,
 ) -> PoisonResult:
     """Write a poisoned copy of an image-caption CSV under ``out_dir``.
 
@@ -101,13 +125,21 @@ def poison_csv(
         caption_key: caption column (default ``caption`` or ``title``).
         delimiter: field separator (default: sniffed).
         out_name: file name of the poisoned CSV.
+        allow_outside_root: trust the input CSV to name images outside its folder.
 
     Raises:
         UnknownLabelError: the target is not among the classes.
         ContrastiveConfigError: bad count, templates or output folder.
         CaptionCsvError, MissingImagesError: unreadable input.
     """
-    table = read_caption_csv(csv, image_key=image_key, caption_key=caption_key, delimiter=delimiter)
+    check_seed("seed", seed)
+    table = read_caption_csv(
+        csv,
+        image_key=image_key,
+        caption_key=caption_key,
+        delimiter=delimiter,
+        allow_outside_root=allow_outside_root,
+    )
     templates = check_templates(templates)
     out = Path(out_dir).expanduser().resolve()
     if out == table.root:
@@ -141,7 +173,10 @@ def poison_csv(
     images_dir.mkdir(parents=True, exist_ok=True)
     frame = table.frame.copy()
     paths = table.image_paths
-    new_images = [_relative(p, out) for p in paths]
+    poisoned = set(chosen)
+    new_images = [
+        "" if i in poisoned else _link_clean(p, table.root, out, i) for i, p in enumerate(paths)
+    ]
     new_captions = table.captions
     flags = list(table.is_backdoor)  # a re-poisoned set keeps its earlier marks
     from PIL import Image

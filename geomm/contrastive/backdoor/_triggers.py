@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from geomm.contrastive._errors import ContrastiveConfigError
+from geomm.contrastive._errors import ContrastiveConfigError, check_seed
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -146,6 +146,8 @@ class Blended:
     def __post_init__(self) -> None:
         if not 0 < self.alpha <= 1:
             raise ContrastiveConfigError(f"Blended alpha must be in (0, 1], got {self.alpha}")
+        if self.pattern_seed is not None:
+            check_seed("pattern_seed (the trigger seed)", self.pattern_seed)
 
     def apply(self, image: Tensor, generator: torch.Generator) -> Tensor:
         """Blend the image with uniform noise."""
@@ -184,6 +186,7 @@ class WaNet:
             raise ContrastiveConfigError(
                 f"WaNet needs k >= 2 and strength > 0, got k={self.k}, strength={self.strength}"
             )
+        check_seed("grid_seed (the trigger seed)", self.grid_seed)
 
     def _grid(self, h: int, w: int) -> Tensor:
         gen = torch.Generator().manual_seed(self.grid_seed)
@@ -274,7 +277,15 @@ def make_trigger(name: str, **options: Any) -> Trigger:
 
 
 def trigger_from_record(record: dict[str, Any]) -> Trigger:
-    """Rebuild a trigger from :meth:`Trigger.describe` output (e.g. ``poison.json``)."""
+    """Rebuild a trigger from :meth:`Trigger.describe` output (e.g. ``poison.json``).
+
+    Raises:
+        ContrastiveConfigError: not such a record (no ``name``, unknown options).
+    """
+    if not isinstance(record, dict) or not isinstance(record.get("name"), str):
+        raise ContrastiveConfigError(
+            f"a trigger record is an object with a 'name' and its options, got {record!r:.80}"
+        )
     rec = dict(record)
     name = rec.pop("name")
     return make_trigger(name, **rec)
