@@ -288,8 +288,10 @@ def test_an_unreachable_scheduler_is_named_within_the_timeout():
 
 
 def test_a_scheduler_without_workers_is_named_not_waited_on_forever():
+    import dask
     from distributed import LocalCluster
 
+    before = dask.config.get("scheduler", None)
     with LocalCluster(
         n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1", dashboard_address=None
     ) as cluster:
@@ -299,6 +301,8 @@ def test_a_scheduler_without_workers_is_named_not_waited_on_forever():
             with dask_scheduler(address, connect_timeout=5.0, worker_wait=1.0):
                 raise AssertionError("ran on a scheduler without workers")
         assert time.perf_counter() - began < 5
+    # the refused client leaves no "distributed" default behind for later threaded runs
+    assert dask.config.get("scheduler", None) == before
     assert str(caught.value) == (
         f"the Dask scheduler at {address!r} has no workers (none joined in 1 s); "
         f"start some with `dask worker {address}`"
