@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,9 +19,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 import geomm
-from geomm.errors import GeommError, OptionError
+from geomm._redact import install_log_redaction, redact_text
+from geomm.errors import GeommError, GeommWarning, OptionError
 
 __all__ = ["app", "main"]
 
@@ -34,8 +38,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Pipes and logs get wide, unwrapped tables; terminals get their own width.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+# No markup or emoji codes: paths, item ids and messages are printed as they are
+# (a file named `[red]x[/red].geojson` stays that); styles come as rich Text.
+out = Console(width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+err = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
 class _State:
@@ -48,12 +54,49 @@ SchedulerOption = Annotated[
 ]
 
 
+AllowOutsideOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-catalog",
+        help="A local catalog you trust may reference files outside its folder (and GDAL "
+        "/vsi paths). A STAC API's items may never reference local files.",
+    ),
+]
+
+
+MaxSizeOption = Annotated[
+    str,
+    typer.Option(
+        "--max-size",
+        help="Refuse a cube larger than this, uncompressed (e.g. 200GB, 1TB; 'none': no "
+        "limit). Checked from the plan before any pixel is read.",
+    ),
+]
+DEFAULT_MAX_SIZE_TEXT = "50GB"
+
+
+def _max_size(text: str) -> int | None:
+    """``--max-size`` in bytes (None: no limit); OptionError in its own words otherwise."""
+    from geomm.cube import parse_size
+
+    try:
+        return parse_size(text)
+    except OptionError as e:
+        raise OptionError(f"--max-size: {e}") from None
+
+
 def _progress() -> Any:  # rich.progress.Progress
     """The progress bars of long commands, on stderr (stdout stays for results)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -88,11 +131,12 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    _State.verbose = verbose
+    verbose = _State.verbose = verbose or _State.verbose  # main() takes -v from anywhere
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    install_log_redaction()  # no SAS token, signature or password in any log line
     if not verbose:  # connection retries are reported once, as a geomm error
         logging.getLogger("urllib3").setLevel(logging.ERROR)
 
@@ -127,6 +171,7 @@ def search_command(
         Path | None,
         typer.Option("--out", "-o", help="Write the items as a GeoJSON ItemCollection."),
     ] = None,
+    allow_outside_catalog: AllowOutsideOption = False,
 ) -> None:
     """Search Sentinel-1/2 scenes over an AOI in a STAC API or local catalog."""
     from geomm.aoi import read_aoi
@@ -141,6 +186,7 @@ def search_command(
         collections=wanted or None,
         max_cloud=max_cloud,
         limit=limit,
+        allow_outside_catalog=allow_outside_catalog,
     )
     out.print(_items_table(result))
     summary = f"{len(result)} item(s) from {result.source.label}"
@@ -201,12 +247,14 @@ def cube_command(
         str, typer.Option("--period", help="Composite period: 1M, 2W, 10D, 1Y...")
     ] = "1M",
     scheduler: SchedulerOption = None,
+    max_size: MaxSizeOption = DEFAULT_MAX_SIZE_TEXT,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted store of this cube.")
     ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing store.")
     ] = False,
+    allow_outside_catalog: AllowOutsideOption = False,
 ) -> None:
     """Pair S1 with S2, co-register them on one grid and write a Zarr cube."""
     from geomm.aoi import read_aoi
@@ -221,6 +269,7 @@ def cube_command(
 
     if resampling not in RESAMPLING:
         raise OptionError(f"--resampling must be one of {list(RESAMPLING)}, got {resampling!r}")
+    limit = _max_size(max_size)
     config = CubeConfig(
         crs=crs,
         chip_size=chip_size,
@@ -255,8 +304,10 @@ def cube_command(
             resume=resume,
             overwrite=overwrite,
             scheduler=scheduler,
+            max_size=limit,
             progress=lambda block: bar.advance(tasks[0]),
             on_start=on_start,
+            allow_outside_catalog=allow_outside_catalog,
         )
     finally:
         bar.stop()
@@ -323,17 +374,20 @@ def embed_command(
         float | None, typer.Option("--max-cloud", help="Drop S2 scenes cloudier than this %.")
     ] = None,
     scheduler: SchedulerOption = None,
+    max_size: MaxSizeOption = DEFAULT_MAX_SIZE_TEXT,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted run (cube and table).")
     ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing table (and its cube).")
     ] = False,
+    allow_outside_catalog: AllowOutsideOption = False,
 ) -> None:
     """Embed every chip of an AOI: search, cube, model, GeoParquet (one row per chip-time)."""
     from geomm.aoi import read_aoi
     from geomm.embed import EmbedConfig, ModelSpec, make_embeddings
 
+    limit = _max_size(max_size)
     config = EmbedConfig(
         model=ModelSpec(name=model, weights=weights, precision=precision),
         embeddings=tuple(e.strip() for e in embeddings.split(",") if e.strip())
@@ -363,10 +417,12 @@ def embed_command(
             max_cloud=max_cloud,
             config=config,
             scheduler=scheduler,
+            max_size=limit,
             resume=resume,
             overwrite=overwrite,
             on_stage=on_stage,
             progress=lambda stage: bar.advance(tasks[stage]),
+            allow_outside_catalog=allow_outside_catalog,
         )
     finally:
         bar.stop()
@@ -383,8 +439,10 @@ def embed_command(
     )
     if str(report.weights_id).startswith("random"):
         out.print(
-            "[bold yellow]note:[/] random weights: these embeddings carry no learned meaning "
-            "(pipeline check only).",
+            Text.assemble(
+                ("note:", "bold yellow"),
+                " random weights: these embeddings carry no learned meaning (pipeline check only).",
+            ),
             soft_wrap=True,
         )
     out.print(
@@ -424,6 +482,32 @@ def models_command() -> None:
     for line in files:  # whole paths, unwrapped, to copy a file there
         out.print(line, soft_wrap=True, highlight=False)
     out.print("* the default embedding (the `embedding` column of `geomm embed`)", highlight=False)
+
+
+@app.command("verify")
+def verify_command(
+    store: Annotated[Path, typer.Argument(help="Zarr cube written by `geomm cube`.")],
+) -> None:
+    """Check every chunk of a cube against the manifest written with it (exit 1 if damaged)."""
+    from geomm.cube import verify_cube
+
+    report = verify_cube(store)
+    if report.sound:
+        out.print(
+            f"{store}: sound ({report.chunks_checked} files checked)",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return
+    for chunk in report.damaged:
+        out.print(f"{chunk.key}: {chunk.problem}", soft_wrap=True, highlight=False)
+    out.print(
+        f"{store}: damaged, {len(report.damaged)} of {report.chunks_checked} files; repair with "
+        "`geomm cube ... --resume` (the original arguments): only their blocks are rewritten",
+        soft_wrap=True,
+        highlight=False,
+    )
+    raise typer.Exit(code=EXIT_USER_ERROR)
 
 
 @app.command("quicklook")
@@ -520,39 +604,127 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``geomm`` console script; returns the exit code.
 
     Click reports usage errors itself (exit 2); this boundary turns geomm's
-    own errors, and file system errors on a path (no such folder, not a
-    folder, no permission, disk full), into one line (exit 1) and anything
-    else into a bug report hint (exit 70).
+    own errors, a missing optional dependency, and file system errors on a
+    path (no such folder, not a folder, no permission, disk full), into one
+    line (exit 1) and anything else into a bug report hint (exit 70).
+    ``--verbose``/``-v`` may stand anywhere on the line; with it the error
+    line comes after its traceback, once.
     """
+    args, _State.verbose = _take_verbose(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, prog_name="geomm")
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            app(args=args, prog_name="geomm")
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except GeommError as e:
-        if _State.verbose:
-            err.print_exception()
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        _report(e, str(e))
         return EXIT_USER_ERROR
     except Exception as e:  # noqa: BLE001 - the outermost boundary reports every bug
-        if _State.verbose:
-            err.print_exception()
-        if isinstance(e, OSError) and e.filename is not None and e.strerror is not None:
-            # a path the user named cannot be read or written: not a bug
-            err.print(
-                f"[bold red]error:[/] {e.strerror}: {str(e.filename)!r}; check the path (its "
-                "folder must exist and be writable) and the free space",
-                highlight=False,
-                soft_wrap=True,
-            )
+        if line := _user_fault(e, args):
+            _report(e, line)
             return EXIT_USER_ERROR
-        err.print(
-            f"[bold red]internal error:[/] {type(e).__name__}: {e} "
-            "(rerun with --verbose for the traceback and report it)",
-            highlight=False,
-            soft_wrap=True,
+        _report(
+            e,
+            f"{type(e).__name__}: {e} (rerun with --verbose for the traceback and report it)",
+            prefix="internal error:",
         )
         return EXIT_INTERNAL_ERROR
     return 0
+
+
+def _show_warning(  # noqa: PLR0913 - the signature of warnings.showwarning
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print geomm's own warnings as one ``warning:`` line, others as Python does."""
+    if issubclass(category, GeommWarning):
+        err.print(Text.assemble(("warning:", "bold yellow"), " ", str(message)), soft_wrap=True)
+        return
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _take_verbose(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--verbose``/``-v`` (before a ``--``), and whether one was there.
+
+    Click only knows the root's options before the subcommand; taking them out
+    here lets ``geomm cube ... -v`` work like ``geomm -v cube ...``.
+    """
+    args = list(argv)
+    end = args.index("--") if "--" in args else len(args)
+    kept = [a for a in args[:end] if a not in _VERBOSE_FLAGS]
+    return kept + args[end:], len(kept) < end
+
+
+_VERBOSE_FLAGS = ("--verbose", "-v")
+
+
+def _user_fault(e: Exception, args: list[str]) -> str | None:
+    """The one-line message of an error that is not geomm's bug, or None (a bug).
+
+    A missing optional dependency names its extra; an OSError on a path the
+    user named (no such folder, not a folder, no permission, disk full) says
+    which path.
+    """
+    if isinstance(e, ModuleNotFoundError):
+        from geomm._extras import extra_for, missing_extra
+
+        prefer = "contrastive" if "cleanclip" in args else "models"
+        if extra := extra_for(e.name, prefer=prefer):
+            return str(missing_extra(e.name or "", extra))
+    if isinstance(e, OSError) and e.filename is not None and e.strerror is not None:
+        return (
+            f"{e.strerror}: {str(e.filename)!r}; check the path (its folder must exist and be "
+            "writable) and the free space"
+        )
+    return None
+
+
+def _report(e: BaseException, line: str, *, prefix: str = "error:") -> None:
+    """Print ``line`` once on stderr, after the traceback under ``--verbose``.
+
+    The text is printed literally (a path may hold ``[/`` or ``[red]``): only
+    the prefix is styled, as a :class:`rich.text.Text` span, never as markup.
+    Credentials in URLs are redacted from both (a chained cause may quote a
+    signed URL), and the library's argument names become flags.
+    """
+    if _State.verbose:
+        trace = traceback.TracebackException.from_exception(e)
+        lines = list(trace.format())
+        last = len(list(trace.format_exception_only()))
+        err.print(Text(redact_text("".join(lines[:-last]).rstrip("\n"))), soft_wrap=True)
+    shown = _as_flags(redact_text(line))
+    err.print(Text.assemble((prefix, "bold red"), " ", shown), soft_wrap=True)
+
+
+_FLAGS = (
+    # what a library message says -> what a user of the command line types
+    ("write_cube(cube, path, resume=True)", "the same `geomm cube` command with --resume"),
+    ("resume=True", "--resume"),
+    ("overwrite=True", "--overwrite"),
+    ("allow_outside_catalog=True", "--allow-outside-catalog"),
+    ("allow_outside_root=True", "--allow-outside-catalog"),
+    ("max_size=None", "--max-size none"),
+    ("max_size=", "--max-size "),
+    ("scheduler=", "--scheduler "),
+    ("pass path= ", "pass --out "),
+)
+
+
+def _as_flags(text: str) -> str:
+    """``text`` with the library's ``argument=value`` advice worded as flags.
+
+    Library errors speak to Python callers (``resume=True``); the command line
+    is the one place that knows they typed ``--resume``, so the translation
+    lives here, once, instead of in every error class.
+    """
+    for words, flag in _FLAGS:
+        text = text.replace(words, flag)
+    return text
 
 
 if __name__ == "__main__":

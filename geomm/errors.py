@@ -10,6 +10,8 @@ the offending value and the fix; the CLI prints them as one line.
     ├── AoiError (ValueError)            bad or unusable AOI GeoJSON
     ├── OptionError (ValueError)         an option outside its range or choices
     ├── CatalogError (ValueError)        unknown provider, unreadable catalog
+    │   ├── UntrustedHrefError           an asset href its catalog may not choose
+    │   └── UntrustedStorageError        an S3 endpoint item metadata may not choose
     ├── ProfileError (ValueError)        item that a provider profile cannot map
     │   └── NotGeocodedError             S1 scene without a CRS (GRD)
     ├── SearchError (RuntimeError)       a STAC API request failed
@@ -19,6 +21,8 @@ the offending value and the fix; the CLI prints them as one line.
 """
 
 from __future__ import annotations
+
+from geomm._redact import redact_text, redact_url
 
 __all__ = [
     "AoiError",
@@ -31,6 +35,8 @@ __all__ = [
     "ProfileError",
     "SampleDataError",
     "SearchError",
+    "UntrustedHrefError",
+    "UntrustedStorageError",
 ]
 
 
@@ -52,6 +58,22 @@ class OptionError(GeommError, ValueError):
 
 class CatalogError(GeommError, ValueError):
     """The catalog named by the user cannot be resolved or opened."""
+
+
+class UntrustedHrefError(CatalogError):
+    """An item's asset href is one its catalog may not choose.
+
+    A local file from a STAC API, a file outside a local catalog's folder, a
+    GDAL ``/vsi...`` path (see ``geomm.stac._hrefs``).
+    """
+
+
+class UntrustedStorageError(CatalogError):
+    """An item names S3 storage that signed requests may not go to.
+
+    Plain HTTP, or a host neither its provider profile nor the user trusts
+    (see ``geomm.stac._storage``).
+    """
 
 
 class ProfileError(GeommError, ValueError):
@@ -90,10 +112,12 @@ class AssetReadError(GeommError, OSError):
             "The file is missing, corrupt or unreachable: fix or re-download it (or drop the "
             "item from the catalog), then rerun with --resume; finished blocks are kept"
         )
+        href, reason = redact_url(href), redact_text(reason)  # signed hrefs carry SAS tokens
         super().__init__(f"cannot read band {band} of item {item_id!r} ({href}): {reason}. {hint}")
         self.item_id = item_id
         self.band = band
         self.href = href
+        """The asset's href, its credentials redacted."""
         self.reason = reason
         self.hint = hint
 
@@ -144,3 +168,78 @@ class ModelInputError(GeommError, ValueError):
 
 class WeightsError(GeommError, ValueError):
     """Model weights are missing, unreadable, corrupt or do not fit the model."""
+
+
+# --- guards and environment -------------------------------------------------
+# SizeLimitError (ValueError): a job's planned output is larger than allowed;
+# SchedulerError (ConnectionError): a Dask scheduler unreachable or without
+# workers; MissingExtraError (ModuleNotFoundError): an optional dependency of
+# the feature asked for is not installed. GeommWarning is the root of
+# geomm's warnings; CrsAreaWarning: a cube CRS whose area of use is far away.
+
+__all__ += [
+    "CrsAreaWarning",
+    "GeommWarning",
+    "MissingExtraError",
+    "SchedulerError",
+    "SizeLimitError",
+]
+
+
+class SizeLimitError(GeommError, ValueError):
+    """A job would write more than the size limit it was given (``max_size``)."""
+
+    def __init__(self, what: str, size: int, limit: int):
+        super().__init__(
+            f"{what} would be {_size_text(size)} uncompressed, above the limit "
+            f"max_size={_size_text(limit)}; choose a smaller AOI or fewer dates, or run it on a "
+            f"cluster (scheduler=ADDRESS) and raise the limit (max_size={_size_text(size * 2)}, "
+            "or max_size=None for no limit)"
+        )
+        self.what = what
+        self.size = size
+        self.limit = limit
+
+    def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
+        return (type(self), (self.what, self.size, self.limit))
+
+
+def _size_text(nbytes: float) -> str:
+    """``123456789012`` -> ``123.5 GB`` (decimal units, as disks are sold)."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    step = 0
+    while abs(nbytes) >= 1000 and step < len(units) - 1:
+        nbytes /= 1000
+        step += 1
+    return f"{nbytes:.0f} B" if step == 0 else f"{nbytes:.1f} {units[step]}"
+
+
+class SchedulerError(GeommError, ConnectionError):
+    """The Dask scheduler named by the user cannot be reached or has no workers."""
+
+
+class MissingExtraError(GeommError, ModuleNotFoundError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+
+class GeommWarning(UserWarning):
+    """Root of the warnings geomm issues on purpose."""
+
+
+class CrsAreaWarning(GeommWarning):
+    """The cube CRS is valid but meant for an area far from the AOI (distorted pixels)."""
+
+
+# --- stores (geomm._lease) --------------------------------------------------
+# StoreInUseError (RuntimeError) and UnsafeTargetError (ValueError): one
+# writer per store, and folders no store may replace.
+
+__all__ += ["StoreInUseError", "UnsafeTargetError"]
+
+
+class StoreInUseError(GeommError, RuntimeError):
+    """Another run holds the lease of a store (or a dead run's lease is in the way)."""
+
+
+class UnsafeTargetError(GeommError, ValueError):
+    """An output path is a folder geomm must never replace (root, home, current folder)."""

@@ -11,12 +11,10 @@ prints as one line (exit 1). Mounted by ``geomm.cli`` as::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import shlex
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,18 +54,6 @@ AllowOutside = Annotated[
         help="Trust the CSV to name images outside its folder (../, absolute paths, symlinks).",
     ),
 ]
-
-
-@contextlib.contextmanager
-def _flags() -> Iterator[None]:
-    """Word the library's errors in flags: ``allow_outside_root=True`` is
-    ``--allow-outside-catalog`` on the command line."""
-    from geomm.contrastive._errors import ImageOutsideRootError
-
-    try:
-        yield
-    except ImageOutsideRootError as e:
-        raise e.for_cli() from e
 
 
 def _threads(n: int | None) -> None:
@@ -217,37 +203,6 @@ def poison_command(
         raise ContrastiveConfigError("give exactly one of --count and --fraction")
     if fraction is not None and not (math.isfinite(fraction) and 0 < fraction <= 1):
         raise ContrastiveConfigError(f"--fraction must be in (0, 1], got {fraction}")
-    with _flags():
-        _poison(
-            csv, out_dir, target, attack, count, fraction, seed, templates, classes,
-            label_consistent, patch_size, alpha, trigger_seed, label_key, image_key,
-            caption_key, delimiter, allow_outside,
-        )  # fmt: skip
-
-
-def _poison(  # noqa: PLR0913 - the options of poison_command, parsed
-    csv: Path,
-    out_dir: Path,
-    target: str,
-    attack: str,
-    count: int | None,
-    fraction: float | None,
-    seed: int,
-    templates: str | None,
-    classes: str | None,
-    label_consistent: bool,
-    patch_size: int | None,
-    alpha: float | None,
-    trigger_seed: int | None,
-    label_key: str,
-    image_key: str | None,
-    caption_key: str | None,
-    delimiter: str | None,
-    allow_outside: bool,
-) -> None:
-    from geomm.contrastive import read_caption_csv
-    from geomm.contrastive.backdoor import poison_csv
-
     if count is None:
         rows = len(
             read_caption_csv(
@@ -306,7 +261,7 @@ def _train_command(
     threads: int | None,
     allow_outside: bool,
 ) -> None:
-    from geomm.contrastive import TrainConfig, create_model, load_model, read_caption_csv, train
+    from geomm.contrastive import create_model, load_model, read_caption_csv, train
 
     _threads(threads)
     cfg = _train_config(
@@ -319,14 +274,13 @@ def _train_command(
         seed=seed,
         bf16=bf16,
     )
-    with _flags():
-        table = read_caption_csv(
-            csv,
-            image_key=image_key,
-            caption_key=caption_key,
-            delimiter=delimiter,
-            allow_outside_root=allow_outside,
-        )
+    table = read_caption_csv(
+        csv,
+        image_key=image_key,
+        caption_key=caption_key,
+        delimiter=delimiter,
+        allow_outside_root=allow_outside,
+    )
     net = (
         load_model(checkpoint)
         if checkpoint is not None
@@ -547,14 +501,13 @@ def evaluate_command(
         target = target or recorded
     elif attack is not None:
         trigger = _trigger(attack, patch_size, alpha, trigger_seed)
-    with _flags():
-        table = read_caption_csv(
-            test,
-            image_key=image_key,
-            caption_key=caption_key,
-            delimiter=delimiter,
-            allow_outside_root=allow_outside,
-        )
+    table = read_caption_csv(
+        test,
+        image_key=image_key,
+        caption_key=caption_key,
+        delimiter=delimiter,
+        allow_outside_root=allow_outside,
+    )
     result = evaluate(
         load_model(checkpoint),
         table,

@@ -59,7 +59,7 @@ def _not_utf8(path: Path, e: UnicodeDecodeError) -> CaptionCsvError:
 def _check_delimiter(sep: str) -> str:
     if sep == "\\t":  # typed literally on a command line
         return "\t"
-    if len(sep) != 1 or sep in "\r\n\"":
+    if len(sep) != 1 or sep in '\r\n"':
         raise CaptionCsvError(
             f"delimiter must be one character (',' or a tab, written '\\t'), got {sep!r}"
         )
@@ -178,9 +178,7 @@ def _read_frame(csv_path: Path, delimiter: str | None) -> tuple[pd.DataFrame, st
         raise CaptionCsvError(f"{csv_path} is empty; a caption CSV starts with a header line")
     try:
         sep = _check_delimiter(delimiter) if delimiter is not None else _sniff_delimiter(csv_path)
-        frame = pd.read_csv(
-            csv_path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8"
-        )
+        frame = pd.read_csv(csv_path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError as e:
         raise _not_utf8(csv_path, e) from e
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -192,7 +190,9 @@ def _read_frame(csv_path: Path, delimiter: str | None) -> tuple[pd.DataFrame, st
 def _check_inside(table: CaptionTable) -> None:
     """Every image path resolves (symlinks, ``..``) under the CSV's folder."""
     root = table.root.resolve()
-    for row, (raw, p) in enumerate(zip(table.frame[table.image_key], table.image_paths), 1):
+    for row, (raw, p) in enumerate(
+        zip(table.frame[table.image_key], table.image_paths, strict=True), 1
+    ):
         resolved = p.resolve()
         if not resolved.is_relative_to(root):
             raise ImageOutsideRootError(str(table.csv_path), row, str(raw), str(resolved))

@@ -108,9 +108,9 @@ class ImageTextModel(DualEncoder):
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-
 SMALL_CLIP_MAX_SIZE = 1024
 """Largest SmallCLIP input edge: beyond it one batch of activations no longer fits memory."""
+
 
 @dataclass(frozen=True)
 class HashTokenizer:

@@ -50,37 +50,20 @@ class ImageOutsideRootError(CaptionCsvError):
     """A CSV names an image outside its own folder (``..``, an absolute path, a symlink).
 
     A caption CSV is a listing that may come from anyone; like a local catalog
-    it may only name files under its folder unless the user trusts it. The
-    message says how: ``allow_outside_root=True`` in the library, the flag
-    ``--allow-outside-catalog`` from the CLI (:meth:`for_cli`).
+    it may only name files under its folder unless the user trusts it
+    (``allow_outside_root=True``; ``--allow-outside-catalog`` on the command line).
     """
 
-    def __init__(
-        self, csv_path: str, row: int, image: str, resolved: str, *, flags: bool = False
-    ):
-        allow = "--allow-outside-catalog" if flags else "allow_outside_root=True"
+    def __init__(self, csv_path: str, row: int, image: str, resolved: str):
         super().__init__(
             f"{csv_path}, row {row}: image {image!r} resolves to {resolved}, outside the CSV's "
             f"folder; image paths must stay inside it: move the images under that folder, or "
-            f"pass {allow} if you trust this CSV"
+            f"pass allow_outside_root=True if you trust this CSV"
         )
         self.csv_path, self.row, self.image, self.resolved = csv_path, row, image, resolved
-        self.flags = flags
-
-    def for_cli(self) -> ImageOutsideRootError:
-        """The same error worded with the command-line flag."""
-        return ImageOutsideRootError(
-            self.csv_path, self.row, self.image, self.resolved, flags=True
-        )
 
     def __reduce__(self):  # noqa: ANN204 - picklable across processes
-        return (_outside_error, (self.csv_path, self.row, self.image, self.resolved, self.flags))
-
-
-def _outside_error(
-    csv_path: str, row: int, image: str, resolved: str, flags: bool
-) -> ImageOutsideRootError:
-    return ImageOutsideRootError(csv_path, row, image, resolved, flags=flags)
+        return (type(self), (self.csv_path, self.row, self.image, self.resolved))
 
 
 class MissingImagesError(ContrastiveError, FileNotFoundError):

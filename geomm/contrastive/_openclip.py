@@ -43,7 +43,6 @@ def _open_clip() -> Any:
     return open_clip
 
 
-
 _PRETRAINED_ERRORS = (
     OSError,
     RuntimeError,
@@ -55,6 +54,7 @@ _PRETRAINED_ERRORS = (
     zipfile.BadZipFile,
 )
 """What open_clip's loading of a local file raises when the file is not a checkpoint of it."""
+
 
 class OpenClipModel(ImageTextModel):
     """An open_clip CLIP (``CLIP`` or ``CustomTextCLIP``) as an image-text dual encoder.

@@ -312,7 +312,7 @@ def train(
     if ckpt_path.exists():
         if not resume:
             raise CheckpointError(
-                f"{out} already holds a run (checkpoint.pt); pass resume=True (--resume) to "
+                f"{out} already holds a run (checkpoint.pt); pass resume=True to "
                 "continue it, or overwrite=True / a new output folder to start afresh"
             )
         ckpt = load_checkpoint(ckpt_path)

@@ -24,7 +24,7 @@ import xarray as xr
 import geomm
 from geomm.aoi import Aoi
 from geomm.cube._composite import CompositeSpec, composite
-from geomm.cube._grid import CubeGrid, cube_grid, grid_option_problem
+from geomm.cube._grid import CubeGrid, crs_problem, cube_grid, grid_option_problem
 from geomm.cube._load import LoadOptions, load_s1, load_s2
 from geomm.cube._pairing import Pair, PairingRule, pair_items
 from geomm.cube._read import item_source, mosaic_order, s1_array, s2_array
@@ -62,6 +62,8 @@ class CubeConfig:
 
     def __post_init__(self) -> None:
         if problem := grid_option_problem(self.chip_size, self.chunk_chips, self.resolution):
+            raise OptionError(problem)
+        if self.crs is not None and (problem := crs_problem(self.crs)):
             raise OptionError(problem)
         if not (isinstance(self.task_chunks, Integral) and self.task_chunks >= 1):
             raise OptionError(f"task_chunks must be a whole number >= 1, got {self.task_chunks!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,12 @@ import xarray as xr
 
 from geomm.aoi import Aoi
 from geomm.cube._build import CubeConfig, build_cube
+from geomm.cube._grid import DEFAULT_MAX_SIZE, check_cube_size, cube_size, max_size_problem
 from geomm.cube._store import Block, WriteReport, write_cube
+from geomm.errors import CrsAreaWarning, OptionError, SchedulerError
 from geomm.stac import SearchResult, search
 
-__all__ = ["CubeRun", "dask_scheduler", "make_cube"]
+__all__ = ["CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "CubeRun", "dask_scheduler", "make_cube"]
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,10 @@ def make_cube(
     resume: bool = False,
     overwrite: bool = False,
     scheduler: str | None = None,
+    max_size: int | None = DEFAULT_MAX_SIZE,
     progress: Callable[[Block], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
+    allow_outside_catalog: bool = False,
 ) -> CubeRun:
     """Search ``catalog``, build the paired S1/S2 cube and write it to ``out``.
 
@@ -77,14 +82,40 @@ def make_cube(
         overwrite: replace an existing store.
         scheduler: ``None`` (threads), ``"local"`` (a LocalCluster) or the
             address of a running ``dask scheduler`` (``tcp://host:8786``).
+        max_size: largest uncompressed cube to write, bytes (default 50 GB);
+            ``None``: no limit. Checked from the grid before the search, and
+            from the grid and the paired dates before any pixel is read.
         progress: called after each block is written.
         on_start: called with (blocks to write, blocks already done).
+        allow_outside_catalog: a local catalog you trust may reference files
+            outside its folder (see :func:`geomm.stac.search`).
+
+    Raises:
+        SizeLimitError: the cube would be larger than ``max_size``.
+        UntrustedHrefError: an item references an asset its catalog may not choose.
+        SchedulerError: the scheduler cannot be reached or has no workers.
     """
     began = time.perf_counter()
+    if problem := max_size_problem(max_size):
+        raise OptionError(problem)
+    config = config or CubeConfig()
+    with warnings.catch_warnings():  # build_cube warns about the CRS, once
+        warnings.simplefilter("ignore", CrsAreaWarning)
+        grid = config.grid(aoi)
+    composite = config.composite is not None
+    # before the search: a grid too large for even one date needs no scenes to refuse
+    check_cube_size(cube_size(grid, 1, composite=composite, lower_bound=True), max_size)
     found = search(
-        catalog, aoi=aoi, start=start, end=end, collections=collections, max_cloud=max_cloud
+        catalog,
+        aoi=aoi,
+        start=start,
+        end=end,
+        collections=collections,
+        max_cloud=max_cloud,
+        allow_outside_catalog=allow_outside_catalog,
     )
     ds = build_cube(found.items, aoi=aoi, profile=found.source.profile, config=config)
+    check_cube_size(cube_size(grid, ds.sizes["time"], composite=composite), max_size)
     with dask_scheduler(scheduler):
         report = write_cube(
             ds, out, resume=resume, overwrite=overwrite, progress=progress, on_start=on_start
@@ -92,12 +123,35 @@ def make_cube(
     return CubeRun(Path(out), ds, found, report, time.perf_counter() - began)
 
 
+CONNECT_TIMEOUT_S = 15.0
+"""How long :func:`dask_scheduler` tries to reach a scheduler address (Dask's default is 30 s)."""
+WORKER_WAIT_S = 30.0
+"""How long :func:`dask_scheduler` waits for a scheduler's first worker."""
+
+
 @contextlib.contextmanager
-def dask_scheduler(address: str | None) -> Iterator[object | None]:
+def dask_scheduler(
+    address: str | None,
+    *,
+    connect_timeout: float | None = None,
+    worker_wait: float | None = None,
+) -> Iterator[object | None]:
     """Run the enclosed Dask computations on threads, a LocalCluster or a cluster.
 
     On a small machine the threaded scheduler is fastest (FIELD-NOTES); a
-    scheduler address sends the work to a running cluster instead.
+    scheduler address sends the work to a running cluster instead. A
+    scheduler that cannot be reached, or has no worker, would otherwise make
+    the job hang or fail deep inside Dask: both are refused up front.
+
+    Args:
+        address: ``None``, ``"local"`` or ``tcp://host:port``.
+        connect_timeout: seconds to reach the scheduler (default
+            :data:`CONNECT_TIMEOUT_S`).
+        worker_wait: seconds to wait for at least one worker (default
+            :data:`WORKER_WAIT_S`).
+
+    Raises:
+        SchedulerError: unreachable, or no worker joined in ``worker_wait``.
     """
     if address is None:
         yield None
@@ -108,5 +162,35 @@ def dask_scheduler(address: str | None) -> Iterator[object | None]:
         with LocalCluster(processes=True, dashboard_address=None) as cluster, Client(cluster) as c:
             yield c
         return
-    with Client(address) as client:
+    connect_timeout = CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout
+    worker_wait = WORKER_WAIT_S if worker_wait is None else worker_wait
+    with _connect(address, connect_timeout) as client:
+        _wait_for_a_worker(client, address, worker_wait)
         yield client
+
+
+def _connect(address: str, timeout: float):  # noqa: ANN202 - distributed.Client
+    """A client of the scheduler at ``address``, or a SchedulerError within ``timeout``."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        # OSError: refused or timed out (distributed raises OSError after its
+        # retries); ValueError/TypeError: an address Dask cannot parse.
+        raise SchedulerError(
+            f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s "
+            f"({type(e).__name__}: {e}); check the address (tcp://HOST:PORT) and that "
+            f"`dask scheduler` runs there, or run without a scheduler (threads in this process)"
+        ) from e
+
+
+def _wait_for_a_worker(client: object, address: str, timeout: float) -> None:
+    """Return once the scheduler has a worker; SchedulerError after ``timeout`` seconds."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)  # type: ignore[attr-defined]
+    except TimeoutError as e:
+        raise SchedulerError(
+            f"the Dask scheduler at {address!r} has no workers (none joined in {timeout:g} s); "
+            f"start some with `dask worker {address}`"
+        ) from e

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from geomm.aoi import Aoi
 from geomm.chips import ChipBlock
-from geomm.cube import CubeConfig, CubeRun, make_cube
+from geomm.cube import DEFAULT_MAX_SIZE, CubeConfig, CubeRun, make_cube
 from geomm.embed._config import EmbedConfig, EmbedError
 from geomm.embed._run import EmbedReport, embed_cube
 
@@ -55,10 +55,12 @@ def make_embeddings(
     cube_config: CubeConfig | None = None,
     config: EmbedConfig | None = None,
     scheduler: str | None = None,
+    max_size: int | None = DEFAULT_MAX_SIZE,
     resume: bool = False,
     overwrite: bool = False,
     on_stage: Callable[[str, int, int], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    allow_outside_catalog: bool = False,
 ) -> EmbedRun:
     """Search, build the cube (unless ``cube`` is given) and embed its chips.
 
@@ -75,14 +77,19 @@ def make_embeddings(
         config: model, embeddings, skip thresholds, batch size.
         scheduler: ``None`` (this process), ``"local"`` or a scheduler address;
             used for both stages.
+        max_size: largest uncompressed cube to build, bytes (default 50 GB;
+            ``None``: no limit); see :func:`geomm.cube.make_cube`.
         resume: continue an interrupted run (cube and table).
         overwrite: replace an existing table (and the cube this job built).
         on_stage: called as each stage starts with (stage name, blocks to do,
             blocks already done); stages are ``"cube"`` and ``"embed"``.
         progress: called with the stage name after each block.
+        allow_outside_catalog: a local catalog you trust may reference files
+            outside its folder (see :func:`geomm.stac.search`).
 
     Raises:
         EmbedError: no ``cube`` and no dates.
+        SizeLimitError: the cube to build would be larger than ``max_size``.
     """
     began = time.perf_counter()
     if cube is None and (not start or not end):
@@ -108,8 +115,10 @@ def make_embeddings(
             resume=resume,
             overwrite=overwrite,
             scheduler=scheduler,
+            max_size=max_size,
             progress=(lambda _block: progress("cube")) if progress else None,
             on_start=(lambda todo, done: on_stage("cube", todo, done)) if on_stage else None,
+            allow_outside_catalog=allow_outside_catalog,
         )
 
     def embed_progress(_block: ChipBlock) -> None:

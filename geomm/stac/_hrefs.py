@@ -100,7 +100,7 @@ def check_item_hrefs(item: pystac.Item, policy: HrefPolicy) -> None:
             hrefs.append(asset.href)
         for href in hrefs:
             if problem := href_problem(href, policy):
-                shown = redact_url(href).replace("{allow}", "{ allow }")  # not the placeholder
+                shown = redact_url(href)
                 raise UntrustedHrefError(
                     f"item {item.id!r} of {policy.where}: asset {key!r} has href {shown!r}, "
                     f"{problem}"
@@ -121,7 +121,7 @@ def href_problem(href: str, policy: HrefPolicy) -> str | None:
         )
     if policy.allow_outside_catalog:
         return None
-    trust = "or pass {allow} if you trust this catalog"  # worded by UntrustedHrefError
+    trust = "or pass allow_outside_catalog=True if you trust this catalog"
     if path is None:
         return (
             f"which is {kind}; a local catalog's assets must be files inside its folder "

@@ -164,7 +164,9 @@ def test_a_poisoned_set_made_by_geomm_loads_without_the_flag(capsys, tmp_path: P
     assert rc == 0, capsys.readouterr().err
     table = read_caption_csv(out / "poisoned.csv")  # no allow_outside_root
     clean = read_caption_csv(data)
-    for src, got, poisoned in zip(clean.image_paths, table.image_paths, table.is_backdoor):
+    for src, got, poisoned in zip(
+        clean.image_paths, table.image_paths, table.is_backdoor, strict=True
+    ):
         assert got.resolve().is_relative_to(out.resolve())
         if not poisoned:
             assert got.read_bytes() == src.read_bytes()

@@ -147,11 +147,6 @@ def test_geomm_verbose_search_prints_and_logs_no_secret(
         assert PASSWORD not in text and SECRET not in text, text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the --verbose traceback quotes the chained causes (urllib3's 'url: /?sig=...'); "
-    "geomm/cli.py's error printer (_report) is to pass it through geomm._redact.redact_text",
-)
 def test_geomm_verbose_traceback_shows_no_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
