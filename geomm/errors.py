@@ -230,11 +230,12 @@ class CrsAreaWarning(GeommWarning):
     """The cube CRS is valid but meant for an area far from the AOI (distorted pixels)."""
 
 
-# --- stores (geomm._lease) --------------------------------------------------
-# StoreInUseError (RuntimeError) and UnsafeTargetError (ValueError): one
-# writer per store, and folders no store may replace.
+# --- outputs (geomm._lease, geomm._outputs) ---------------------------------
+# StoreInUseError (RuntimeError), UnsafeTargetError (ValueError) and
+# ForeignFileError (FileExistsError): one writer per store, folders no store
+# may replace, and files geomm did not write.
 
-__all__ += ["StoreInUseError", "UnsafeTargetError"]
+__all__ += ["ForeignFileError", "StoreInUseError", "UnsafeTargetError"]
 
 
 class StoreInUseError(GeommError, RuntimeError):
@@ -243,3 +244,7 @@ class StoreInUseError(GeommError, RuntimeError):
 
 class UnsafeTargetError(GeommError, ValueError):
     """An output path is a folder geomm must never replace (root, home, current folder)."""
+
+
+class ForeignFileError(GeommError, FileExistsError):
+    """An output file path holds a folder or a file geomm did not write."""

@@ -14,12 +14,12 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from geomm._outputs import SIGNATURE, check_replaceable
 from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv, resolve_labels
 from geomm.contrastive._encoders import ImageTextModel
 from geomm.contrastive._errors import ContrastiveConfigError, UnknownLabelError, check_seed
@@ -182,7 +182,8 @@ def evaluate(
         trigger=None if trigger is None else trigger.describe(),
     )
     if out is not None:
-        path = Path(out)
+        path = check_replaceable(out, what="evaluation result")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        doc = {"generator": SIGNATURE, **result.to_json()}
+        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return result

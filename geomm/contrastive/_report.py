@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from geomm._outputs import SIGNATURE, check_replaceable
+
 __all__ = ["plot_ca_asr", "summarize"]
 
 STAGE_ORDER = ("no-poison", "poisoned", "mmcl", "cleanclip", "inmodal", "supervised")
@@ -166,8 +168,8 @@ def plot_ca_asr(summary: Sequence[dict[str, Any]], path: str | os.PathLike[str])
         frameon=False,
     )
     fig.tight_layout(rect=(0, 1.1 / (3.6 * rows + 1.2), 1, 1))
-    out = Path(path)
+    out = check_replaceable(path, what="study plot")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=110, metadata={"Software": SIGNATURE})
     plt.close(fig)
     return out

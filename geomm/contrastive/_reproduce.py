@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from geomm._outputs import SIGNATURE, check_replaceable
 from geomm.contrastive._data import ImageStore, read_caption_csv
 from geomm.contrastive._digits import DIGIT_CLASSES, DIGIT_TEMPLATES, make_digits
 from geomm.contrastive._errors import ContrastiveConfigError, check_seed
@@ -315,6 +316,8 @@ def write_report(
         json.dumps({**meta, "summary": summary, "checks": checks}, indent=2) + "\n"
     )
     page = Path(docs).expanduser().resolve() if docs else root / "cleanclip.md"
+    check_replaceable(page, what="study page")  # before the plot: both, or neither
+    check_replaceable(page.with_name(page.stem + "-ca-asr.png"), what="study plot")
     plot = plot_ca_asr(summary, page.with_name(page.stem + "-ca-asr.png"))
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(_page(cfg, meta, summary, checks, plot.name), encoding="utf-8")
@@ -406,7 +409,7 @@ def _page(
     lines = [
         "# CleanCLIP on digits: backdoor, defence, evaluation",
         "",
-        "<!-- Written by `geomm cleanclip reproduce`; rerun it to refresh. -->",
+        f"<!-- {SIGNATURE} (`geomm cleanclip reproduce`); rerun it to refresh. -->",
         "",
         f"Reproduce with `{meta['command']}`: {minutes:.1f} min wall time with "
         f"{env['threads']} torch thread(s) on {env['cpu']} (torch {env['torch']}).",

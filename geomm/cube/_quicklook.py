@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from geomm._outputs import SIGNATURE, check_replaceable
 from geomm.errors import GeommError
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ def quicklook(
     step = max(1, -(-max(ds.sizes["y"], ds.sizes["x"]) // _MAX_EDGE))
     figsize = _figure_inches(-(-ds.sizes["y"] // step), -(-ds.sizes["x"] // step))
     _check_png_size(figsize, dpi)
+    if out is not None:  # before drawing: a file that is not geomm's stays as it is
+        check_replaceable(out, what="quicklook")
     window = {"y": slice(None, None, step), "x": slice(None, None, step)}
     s2 = ds.s2.sel(s2_band=list(S2_RGB)).isel(time=index, **window).values
     s1 = ds.s1.sel(s1_band=["VV", "VH"]).isel(time=index, **window).values
@@ -378,7 +381,8 @@ def _write_png(fig: Figure, out: Path, dpi: int) -> None:
     tmp = out.with_name(f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "xb") as f:  # default permissions (umask), unlike mkstemp's 0600
-            fig.savefig(f, format="png", dpi=dpi)
+            # the signature in a text chunk: a later quicklook may replace this file, and only this
+            fig.savefig(f, format="png", dpi=dpi, metadata={"Software": SIGNATURE})
         os.replace(tmp, out)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -16,7 +16,7 @@ from geomm.aoi import Aoi
 from geomm.chips import ChipBlock
 from geomm.cube import DEFAULT_MAX_SIZE, CubeConfig, CubeRun, make_cube
 from geomm.embed._config import EmbedConfig, EmbedError
-from geomm.embed._run import EmbedReport, embed_cube
+from geomm.embed._run import EmbedReport, check_table_path, embed_cube
 
 __all__ = ["EmbedRun", "cube_path_for", "make_embeddings"]
 
@@ -92,6 +92,7 @@ def make_embeddings(
         SizeLimitError: the cube to build would be larger than ``max_size``.
     """
     began = time.perf_counter()
+    out = check_table_path(out)
     if cube is None and (not start or not end):
         raise EmbedError(
             "give --start and --end to build a cube over the AOI, or --cube with an existing one"

@@ -95,6 +95,21 @@ class EmbedReport:
         return self.embedded_now / self.seconds if self.seconds > 0 else float("nan")
 
 
+def check_table_path(out: str | Path) -> Path:
+    """``out`` as a table path, or an EmbedError when it names a folder.
+
+    The table is one file; ``.`` or an existing folder would make its run
+    folder and cube siblings of the user's own folder.
+    """
+    out = Path(out)
+    if out.name in ("", ".", "..") or out.is_dir():
+        raise EmbedError(
+            f"{str(out)!r} is a folder; the embedding table is a file: give a path such as "
+            f"{str(out / 'embeddings.parquet')!r}"
+        )
+    return out
+
+
 def parts_dir(out: str | Path) -> Path:
     """Folder of the per-block parts of an unfinished table at ``out``."""
     out = Path(out)
@@ -139,7 +154,7 @@ def embed_cube(
     """
     began = time.perf_counter()
     config = config or EmbedConfig()
-    out = Path(out)
+    out = check_table_path(out)
     source, ds = _source(cube, scheduler)
     info = config.model.check()
     names = config.columns(info)

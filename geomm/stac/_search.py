@@ -25,6 +25,7 @@ import pystac
 import shapely
 from shapely.geometry import shape
 
+from geomm._outputs import SIGNATURE, check_replaceable
 from geomm._redact import redact_text, redact_url
 from geomm.aoi import Aoi, split_antimeridian
 from geomm.errors import CatalogError, EmptyResultError, SearchError
@@ -164,7 +165,7 @@ def write_items(result: SearchResult, path: str | Path) -> Path:
     Asset hrefs are made absolute, so the file stays usable wherever it is
     moved; a crash never leaves a half-written file under ``path``.
     """
-    out = Path(path)
+    out = check_replaceable(path, what="item list")
     out.parent.mkdir(parents=True, exist_ok=True)
     features = []
     for item in result.items:
@@ -175,7 +176,8 @@ def write_items(result: SearchResult, path: str | Path) -> Path:
             link for link in d.get("links", []) if link.get("rel") not in ("root", "parent")
         ]
         features.append(d)
-    doc = {"type": "FeatureCollection", "features": features}
+    # a foreign member near the top: a later search may replace this file, and only this
+    doc = {"type": "FeatureCollection", "generator": SIGNATURE, "features": features}
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     try:
         with os.fdopen(fd, "w") as f:
