@@ -10,7 +10,8 @@ must end as a user would want:
 
 - exit 0 (the value was fine), 1 (one ``error:`` line: what, where, the
   fix) or 2 (click's own usage error for a malformed command line);
-- never 70 ("internal error"), never a traceback;
+- never 70 ("internal error"), never a traceback (unless ``--verbose`` asked
+  for one);
 - credentials given in a URL never printed;
 - nothing outside the invocation's own folder touched: the inputs, a folder
   of someone else's files and the current folder's other files keep their
@@ -88,8 +89,6 @@ class World:
     pretrained: Path
     finetuned: Path
     bad_files: dict[str, Path] = field(default_factory=dict)
-    before: dict[str, tuple[int, int]] = field(default_factory=dict)
-    """Size and mtime of every input file, to compare after each run."""
     runs: int = 0
     overtime: int = 0
     exits: dict[int, int] = field(default_factory=dict)
@@ -195,7 +194,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.bad_files["folder"] = precious
     w.bad_files["missing"] = root / "no" / "such" / "file.geojson"
     w.bad_files["png"] = root / "no-such.png"
-    w.before = _snapshot(root)
     yield w
 
 
@@ -388,6 +386,7 @@ def _alarm(_signum: int, _frame: object) -> None:
 
 
 def _check(argv: list[str], run_dir: Path, w: World) -> None:
+    before = _snapshot(w.root)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SECONDS_PER_RUN)
     cwd = Path.cwd()
@@ -410,7 +409,8 @@ def _check(argv: list[str], run_dir: Path, w: World) -> None:
     shown = f"geomm {' '.join(argv)!r} -> {code}\nstdout: {out[-2000:]}\nstderr: {err[-3000:]}"
     assert code != EXIT_INTERNAL_ERROR, shown
     assert code in (0, 1, 2), shown
-    assert "Traceback" not in out + err, shown
+    verbose = any(a in ("--verbose", "-v") for a in argv)
+    assert verbose or "Traceback" not in out + err, shown  # --verbose asks for the traceback
     assert "internal error" not in err, shown
     if code == 1:
         lines = [line for line in err.splitlines() if line.strip()]
@@ -421,12 +421,38 @@ def _check(argv: list[str], run_dir: Path, w: World) -> None:
             assert secret not in out + err, shown
     # the current folder's other file and every input are still there, untouched
     assert (run_dir / "keep.txt").read_text() == "not geomm's\n", shown
-    changed = _changes(w.before, _snapshot(w.root))
+    changed = _changes(before, _snapshot(w.root), w.root, _written_to(argv))
     assert not changed, f"{shown}\nchanged outside the run's folder: {changed[:10]}"
 
 
-def _changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
-    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+def _written_to(argv: list[str]) -> list[str]:
+    """The values given to options that name where geomm writes."""
+    flags = {"--out", "-o", "--docs"}
+    return [str(Path(v).absolute()) for f, v in zip(argv, argv[1:], strict=False) if f in flags]
+
+
+def _changes(
+    before: dict[str, tuple[int, int]],
+    after: dict[str, tuple[int, int]],
+    root: Path,
+    targets: list[str],
+) -> list[str]:
+    """Files changed or removed, and files added where the run was not told to write.
+
+    A new file at, under or beside a path the run was given to write (the
+    same stem: ``x.parquet`` brings ``x.cube.zarr``) is what was asked for;
+    an existing file that changed or went away never is.
+    """
+    prefixes = [str(Path(t).parent / Path(t).stem) for t in targets] + targets
+
+    def asked(rel: str) -> bool:
+        return any(str(root / rel).startswith(p) for p in prefixes)
+
+    return sorted(
+        k
+        for k in before.keys() | after.keys()
+        if before.get(k) != after.get(k) and (k in before or not asked(k))
+    )
 
 
 def test_cli_survives_hostile_options(world: World, monkeypatch: pytest.MonkeyPatch):
