@@ -89,6 +89,10 @@ _URL = re.compile(r"""[A-Za-z][A-Za-z0-9+.\-]*://[^\s'"<>`]+(?<![.,:;)\]])""")
 """A URL inside a message, up to the next blank or quote, less trailing punctuation."""
 
 _USERINFO = re.compile(r"""(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s'"<>@]+@""")
+_BARE_USERINFO = re.compile(
+    r"""(?<![\w:/@.])(?P<user>[\w.%+\-]+):[^\s@/'"<>]+@(?P<host>\[[0-9A-Fa-f:.]+\]|[\w\-]+(?:\.[\w\-]+)*)"""
+)
+"""``user:password@host`` without a scheme, as Dask and others quote an address they parsed."""
 _PARAM = re.compile(
     r"""(?P<lead>[?&#])(?P<name>[^=&?#\s'"<>]+)=(?P<value>[^&#\s'"<>]*[^&#\s'"<>.,:;)\]])"""
 )
@@ -111,6 +115,7 @@ _SIGNING = re.compile(
 def _redact_loose(text: str) -> str:
     """The text rules for what is not a URL (a message, a mangled URL)."""
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    text = _BARE_USERINFO.sub(lambda m: f"{REDACTED}@{m['host']}", text)
     text = _PARAM.sub(
         lambda m: f"{m['lead']}{m['name']}={REDACTED}" if _secret_param(m["name"]) else m[0],
         text,

@@ -9,6 +9,7 @@ is a bug: it prints a short note asking for ``--verbose`` and exits 70.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 import warnings
@@ -697,8 +698,21 @@ def _report(e: BaseException, line: str, *, prefix: str = "error:") -> None:
         lines = list(trace.format())
         last = len(list(trace.format_exception_only()))
         err.print(Text(redact_text("".join(lines[:-last]).rstrip("\n"))), soft_wrap=True)
-    shown = _as_flags(redact_text(line))
+    shown = _one_line(_as_flags(redact_text(line)))
     err.print(Text.assemble((prefix, "bold red"), " ", shown), soft_wrap=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters shown as escapes.
+
+    An error quotes what the user gave (a file name, an option's value), and
+    that may hold a newline: the message stays one line, and says exactly what
+    was given.
+    """
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
 
 
 _FLAGS = (

@@ -56,12 +56,17 @@ AllowOutside = Annotated[
 ]
 
 
+_MAX_THREADS = 256
+"""Most torch threads a command may ask for (many more than any CPU here has cores)."""
+
+
 def _threads(n: int | None) -> None:
     if n is not None:
         from geomm.contrastive import ContrastiveConfigError
 
-        if n < 1:
-            raise ContrastiveConfigError(f"--threads must be >= 1, got {n}")
+        if not 1 <= n <= _MAX_THREADS:
+            # torch starts every thread asked for: a million exhausts memory and crashes later
+            raise ContrastiveConfigError(f"--threads must be within 1..{_MAX_THREADS}, got {n}")
         import torch
 
         torch.set_num_threads(n)

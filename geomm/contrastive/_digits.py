@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geomm._outputs import SIGNATURE, check_replaceable
 from geomm.contrastive._errors import ContrastiveConfigError, check_seed
 from geomm.contrastive._templates import IMAGENET_TEMPLATES
 
@@ -98,6 +99,26 @@ def _split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int)
     return out
 
 
+def _claim(root: Path) -> None:
+    """Make ``root`` the digits set's folder, unless it holds files that are not one.
+
+    The marker is written before any image, so a run that dies halfway left a
+    folder the next run recognizes as its own.
+    """
+    if root.exists() and not root.is_dir():
+        raise ContrastiveConfigError(f"{root} is a file; give a folder for the digits set")
+    marker = root / "digits.json"
+    if root.is_dir() and any(root.iterdir()):
+        if not marker.is_file():
+            raise ContrastiveConfigError(
+                f"{root} holds files and is not a digits set geomm made (no digits.json); "
+                "give a new or empty folder"
+            )
+        check_replaceable(marker, what="digits set")
+    root.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"generator": SIGNATURE, "complete": False}) + "\n")
+
+
 def make_digits(
     out: str | os.PathLike[str],
     *,
@@ -108,7 +129,8 @@ def make_digits(
     """Render scikit-learn's digits as a captioned image set in the reference CSV format.
 
     Args:
-        out: output folder (created); existing files of the set are overwritten.
+        out: output folder (created); it may be new, empty, or a digits set made
+            here before (its ``digits.json`` says so), whose files are replaced.
         seed: seeds the split and the caption templates.
         size: image edge in pixels.
         fractions: train / finetune / test shares (stratified by class).
@@ -138,6 +160,7 @@ def make_digits(
     labels = np.asarray(digits.target)
     split = _split(labels, fractions, seed)
     root = Path(out).expanduser().resolve()
+    _claim(root)
     rng = random.Random(seed + 1)
     rows: dict[str, list[tuple[str, str, str]]] = {"train": [], "finetune": [], "test": []}
     for i, (img, lab, part) in enumerate(zip(images, labels.tolist(), split, strict=True)):
@@ -164,6 +187,7 @@ def make_digits(
     (root / "digits.json").write_text(
         json.dumps(
             {
+                "generator": SIGNATURE,
                 "source": "sklearn.datasets.load_digits (UCI optical digits, 8x8)",
                 "size": size,
                 "seed": seed,

@@ -148,7 +148,8 @@ def test_resume_flag(tmp_path, digits):
     args = ("pretrain", "--csv", digits.finetune, "--out", tmp_path / "r", "--epochs", "1")
     assert run(*args).exit_code == 0
     again = run(*args)
-    assert again.exit_code == 1 and "resume=True" in str(again.exception)  # main() words it --resume
+    # the library's words; geomm.cli.main() shows them as --resume
+    assert again.exit_code == 1 and "resume=True" in str(again.exception)
     resumed = run(*args, "--resume")
     assert resumed.exit_code == 0, resumed.output
 

@@ -338,7 +338,8 @@ BAD_TRAIN = [
     ("--weight-decay", "nan"), ("--weight-decay", "-1"), ("--weight-decay", "inf"),
     ("--warmup", "-5"), ("--image-size", "0"), ("--image-size", "-4"),
     ("--image-size", "1000000"), ("--seed", str(2**70)), ("--seed", "-1"),
-    ("--threads", "0"), ("--threads", "-2"), ("--delimiter", ""), ("--delimiter", "abc"),
+    ("--threads", "0"), ("--threads", "-2"), ("--threads", "1000000"),
+    ("--delimiter", ""), ("--delimiter", "abc"),
 ]  # fmt: skip
 
 

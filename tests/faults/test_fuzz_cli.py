@@ -50,7 +50,9 @@ EXAMPLES = int(os.environ.get("GEOMM_FUZZ_EXAMPLES", "150"))
 SEED = os.environ.get("GEOMM_FUZZ_SEED")
 LOG = os.environ.get("GEOMM_FUZZ_LOG")
 """A file to append each run's exit code, arguments and last stderr line to."""
-SECONDS_PER_RUN = 30
+COLLECT = os.environ.get("GEOMM_FUZZ_COLLECT")
+"""A file to write every failing run to, going on after each (to triage many at once)."""
+SECONDS_PER_RUN = 10
 """A run still going after this is a valid input doing real work (say
 ``--epochs 100000``); it is stopped and counted, not failed."""
 
@@ -89,6 +91,8 @@ class World:
     pretrained: Path
     finetuned: Path
     bad_files: dict[str, Path] = field(default_factory=dict)
+    original: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Size and mtime of every file the world started with: inputs, someone else's files."""
     runs: int = 0
     overtime: int = 0
     exits: dict[int, int] = field(default_factory=dict)
@@ -194,6 +198,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w.bad_files["folder"] = precious
     w.bad_files["missing"] = root / "no" / "such" / "file.geojson"
     w.bad_files["png"] = root / "no-such.png"
+    w.original = _snapshot(root)
     yield w
 
 
@@ -389,6 +394,9 @@ def _check(argv: list[str], run_dir: Path, w: World) -> None:
     before = _snapshot(w.root)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SECONDS_PER_RUN)
+    if LOG:  # before the run too: a run that crashes the process is still named
+        with open(LOG, "a") as f:
+            f.write(f"start\t{json.dumps(argv)[:300]}\n")
     cwd = Path.cwd()
     os.chdir(run_dir)
     try:
@@ -421,7 +429,7 @@ def _check(argv: list[str], run_dir: Path, w: World) -> None:
             assert secret not in out + err, shown
     # the current folder's other file and every input are still there, untouched
     assert (run_dir / "keep.txt").read_text() == "not geomm's\n", shown
-    changed = _changes(before, _snapshot(w.root), w.root, _written_to(argv))
+    changed = _changes(before, _snapshot(w.root), w.root, _written_to(argv), w.original)
     assert not changed, f"{shown}\nchanged outside the run's folder: {changed[:10]}"
 
 
@@ -436,12 +444,14 @@ def _changes(
     after: dict[str, tuple[int, int]],
     root: Path,
     targets: list[str],
+    original: dict[str, tuple[int, int]],
 ) -> list[str]:
     """Files changed or removed, and files added where the run was not told to write.
 
     A new file at, under or beside a path the run was given to write (the
     same stem: ``x.parquet`` brings ``x.cube.zarr``) is what was asked for;
-    an existing file that changed or went away never is.
+    an input file that changed or went away never is. A file an earlier run
+    wrote (not in ``original``) is geomm's to replace.
     """
     prefixes = [str(Path(t).parent / Path(t).stem) for t in targets] + targets
 
@@ -451,7 +461,7 @@ def _changes(
     return sorted(
         k
         for k in before.keys() | after.keys()
-        if before.get(k) != after.get(k) and (k in before or not asked(k))
+        if before.get(k) != after.get(k) and (k in original or not asked(k))
     )
 
 
@@ -481,7 +491,13 @@ def test_cli_survives_hostile_options(world: World, monkeypatch: pytest.MonkeyPa
         (run_dir / "keep.txt").write_text("not geomm's\n")
         out = run_dir / "out"
         argv = data.draw(invocations(world, out))
-        _check(argv, run_dir, world)
+        try:
+            _check(argv, run_dir, world)
+        except AssertionError as e:
+            if not COLLECT:
+                raise
+            with open(COLLECT, "a") as f:  # go on: one report of every finding
+                f.write(f"{e}\n{'=' * 70}\n")
         shutil.rmtree(run_dir, ignore_errors=True)
 
     if SEED is not None:
