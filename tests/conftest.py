@@ -77,6 +77,32 @@ def _no_network() -> Iterator[None]:
     mp.undo()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _deletes_stay_in_temp() -> Iterator[None]:
+    """Make ``shutil.rmtree`` refuse any folder outside the temporary folders.
+
+    Some tests check that geomm refuses to replace ``/``, the home folder or
+    the current folder; they run as root in CI. Should that guard ever break,
+    this turns what would be ``rm -rf /`` into a failing test.
+    """
+    import shutil
+    import tempfile
+
+    real_rmtree = shutil.rmtree
+    temp = Path(tempfile.gettempdir()).resolve()
+
+    def rmtree(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        where = Path(path).expanduser().resolve()
+        if where == temp or not where.is_relative_to(temp):
+            raise AssertionError(f"tests may only delete inside {temp}; refused {str(path)!r}")
+        return real_rmtree(path, *args, **kwargs)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(shutil, "rmtree", rmtree)
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def sample_catalog(_private_cache: Path) -> Path:
     """Root catalog.json of the bundled sample catalog (synthetic part generated once)."""

@@ -187,15 +187,17 @@ def pick_time(ds: xr.Dataset, time: int | str | None = None) -> int:
         return int(time) % n
     try:
         wanted = pd.Timestamp(time)
-    except ValueError as e:
+    except (ValueError, OverflowError) as e:
         raise QuicklookError(
             f"time {time!r} is neither an index nor a date; pass e.g. 0 or 2024-06-18. "
             f"{_dates_hint(ds)}"
         ) from e
     if wanted.tzinfo is not None:
         wanted = wanted.tz_convert("UTC").tz_localize(None)
-    times = pd.DatetimeIndex(ds.time.values)
-    return int(np.abs((times - wanted).total_seconds()).argmin())
+    # in float seconds: a date far outside nanosecond timestamps (9999-12-31) is
+    # still a date, and its nearest time step is the last one
+    seconds = pd.DatetimeIndex(ds.time.values).asi8 / 1e9
+    return int(np.abs(seconds - wanted.timestamp()).argmin())
 
 
 def s2_true_colour(rgb: np.ndarray) -> np.ndarray:

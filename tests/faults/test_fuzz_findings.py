@@ -69,3 +69,15 @@ def test_make_digits_keeps_a_folder_of_someone_elses_files(tmp_path: Path, capsy
     assert main(["cleanclip", "make-digits", "--out", str(ours)]) == 0  # its own: made again
     assert (ours / "train.csv").read_text() == first
     capsys.readouterr()
+
+
+def test_a_quicklook_date_far_outside_nanosecond_timestamps_is_still_a_date():
+    import pandas as pd
+    import xarray as xr
+
+    from geomm.cube._quicklook import pick_time
+
+    ds = xr.Dataset(coords={"time": pd.to_datetime(["2024-06-01", "2024-06-11", "2024-06-21"])})
+    assert pick_time(ds, "9999-12-31") == 2  # was OutOfBoundsDatetime: exit 70
+    assert pick_time(ds, "0001-01-01") == 0
+    assert pick_time(ds, "2024-06-12") == 1
