@@ -604,20 +604,28 @@ def _crs(item: Any) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``geomm`` console script; returns the exit code.
 
-    Click reports usage errors itself (exit 2); this boundary turns geomm's
-    own errors, a missing optional dependency, and file system errors on a
-    path (no such folder, not a folder, no permission, disk full), into one
-    line (exit 1) and anything else into a bug report hint (exit 70).
-    ``--verbose``/``-v`` may stand anywhere on the line; with it the error
-    line comes after its traceback, once.
+    This boundary turns a malformed command line (an unknown option, a value
+    click cannot parse), geomm's own errors, a missing optional dependency,
+    and file system errors on a path (no such folder, not a folder, no
+    permission, disk full) into one line (exit 1), and anything else into a
+    bug report hint (exit 70). ``--verbose``/``-v`` may stand anywhere on the
+    line; with it the error line comes after its traceback, once.
     """
     args, _State.verbose = _take_verbose(sys.argv[1:] if argv is None else argv)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            app(args=args, prog_name="geomm")
+            code = app(args=args, prog_name="geomm", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        err.print(Text.assemble(("aborted", "bold red")))
+        return EXIT_USER_ERROR
+    except typer.TyperException as e:  # click's usage errors: one line, not a box
+        if line := _usage_line(e):
+            _report(e, line)
+        return EXIT_USER_ERROR  # (no line: no command given, and the help was shown)
     except GeommError as e:
         _report(e, str(e))
         return EXIT_USER_ERROR
@@ -631,7 +639,16 @@ def main(argv: list[str] | None = None) -> int:
             prefix="internal error:",
         )
         return EXIT_INTERNAL_ERROR
-    return 0
+
+
+def _usage_line(e: typer.TyperException) -> str:
+    """Click's message for a malformed command line, and where the help is."""
+    message = e.format_message() if hasattr(e, "format_message") else str(e)
+    if not message.strip():
+        return ""
+    ctx = getattr(e, "ctx", None)
+    where = f"{ctx.command_path} --help" if ctx is not None else "geomm --help"
+    return f"{message} (see `{where}`)"
 
 
 def _show_warning(  # noqa: PLR0913 - the signature of warnings.showwarning

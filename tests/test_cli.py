@@ -246,10 +246,13 @@ def test_other_os_errors_are_still_reported_as_bugs(aoi_file, monkeypatch, capsy
     assert code == 70 and "internal error: OSError: a socket went away" in err
 
 
-def test_usage_error_exits_2(capsys):
+def test_usage_error_is_one_line_and_exit_1(capsys):
     code, _, err = run(["search", "--start", "2024-06-01"], capsys)
-    assert code == 2
-    assert "Missing option" in err
+    assert code == 1
+    assert err.strip() == "error: Missing option '--aoi'. (see `geomm search --help`)"
+    code, _, err = run(["cube", "--chip-size", "abc"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: Invalid value for '--chip-size'")
 
 
 def test_models_lists_inputs_and_where_weights_are(tmp_path, monkeypatch, capsys):
