@@ -187,6 +187,8 @@ def pick_time(ds: xr.Dataset, time: int | str | None = None) -> int:
         return int(time) % n
     try:
         wanted = pd.Timestamp(time)
+        if pd.isna(wanted):  # "" and "NaT" parse as no time at all
+            raise ValueError(time)
     except (ValueError, OverflowError) as e:
         raise QuicklookError(
             f"time {time!r} is neither an index nor a date; pass e.g. 0 or 2024-06-18. "

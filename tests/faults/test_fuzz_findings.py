@@ -75,9 +75,12 @@ def test_a_quicklook_date_far_outside_nanosecond_timestamps_is_still_a_date():
     import pandas as pd
     import xarray as xr
 
-    from geomm.cube._quicklook import pick_time
+    from geomm.cube._quicklook import QuicklookError, pick_time
 
     ds = xr.Dataset(coords={"time": pd.to_datetime(["2024-06-01", "2024-06-11", "2024-06-21"])})
     assert pick_time(ds, "9999-12-31") == 2  # was OutOfBoundsDatetime: exit 70
     assert pick_time(ds, "0001-01-01") == 0
     assert pick_time(ds, "2024-06-12") == 1
+    for nothing in ("", " ", "NaT"):  # no date at all: said so (the first fix crashed on it)
+        with pytest.raises(QuicklookError, match="neither an index nor a date"):
+            pick_time(ds, nothing)
