@@ -17,7 +17,25 @@ the offending value and the fix; the CLI prints them as one line.
     ├── SearchError (RuntimeError)       a STAC API request failed
     ├── EmptyResultError (LookupError)   a search found no scenes
     ├── AssetReadError (OSError)         a scene's asset is missing or unreadable
-    └── SampleDataError (RuntimeError)   bundled sample data missing or corrupt
+    ├── SampleDataError (RuntimeError)   bundled sample data missing or corrupt
+    ├── ModelNotFoundError (KeyError)    no installed model of that name
+    ├── ModelPluginError (TypeError)     an entry point that is not a model plugin
+    ├── ModelInputError (ValueError)     arrays or options a model cannot take
+    ├── WeightsError (ValueError)        weights missing, corrupt or not fitting
+    ├── SizeLimitError (ValueError)      a job larger than its max_size
+    ├── SchedulerError (ConnectionError) a Dask scheduler unreachable or without workers
+    ├── MissingExtraError (ModuleNotFoundError)  an optional dependency not installed
+    ├── CubeStoreError (RuntimeError)    a store missing, incomplete, damaged or another cube's
+    ├── StoreInUseError (RuntimeError)   another run holds the store's lease
+    ├── UnsafeTargetError (ValueError)   a root, home or current folder as a store
+    └── ForeignFileError (FileExistsError)  an output path holding what geomm did not write
+
+    GeommWarning (UserWarning)
+    └── CrsAreaWarning                   a cube CRS meant for an area far from the AOI
+
+The layers add their own below GeommError (``geomm.cube``: ``GridError``,
+``QuicklookError``; ``geomm.embed``: ``EmbedError``;
+``geomm.contrastive``: ``ContrastiveError`` and its subclasses).
 """
 
 from __future__ import annotations
@@ -235,7 +253,11 @@ class CrsAreaWarning(GeommWarning):
 # ForeignFileError (FileExistsError): one writer per store, folders no store
 # may replace, and files geomm did not write.
 
-__all__ += ["ForeignFileError", "StoreInUseError", "UnsafeTargetError"]
+__all__ += ["CubeStoreError", "ForeignFileError", "StoreInUseError", "UnsafeTargetError"]
+
+
+class CubeStoreError(GeommError, RuntimeError):
+    """A cube store is missing, incomplete, damaged, or belongs to another cube."""
 
 
 class StoreInUseError(GeommError, RuntimeError):

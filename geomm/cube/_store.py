@@ -36,8 +36,7 @@ import os
 import re
 import shutil
 import sys
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +48,22 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from geomm._lease import refuse_unsafe_target, write_lease
-from geomm.errors import GeommError
+from geomm.cube._manifest import (
+    MARKER,
+    DamagedChunk,
+    VerifyReport,
+    checksum_damage,
+    chunk_extent,
+    chunk_of,
+    decode_damage,
+    describe,
+    read_json,
+    read_manifest,
+    stat_damage,
+    write_json_atomic,
+    write_manifest,
+)
+from geomm.errors import CubeStoreError, GeommError
 
 __all__ = [
     "CubeStoreError",
@@ -66,16 +80,10 @@ _PROGRESS_SUFFIX = ".progress"
 _SETUP_SUFFIX = ".geomm-setup"
 _STATUS = "geomm_status"
 _FINGERPRINT = "geomm_fingerprint"
-_MARKER = "geomm"
 """Zarr group inside every store geomm writes: its ownership marker and manifest."""
 _MARKER_KIND = "geomm-cube"
-_MANIFEST = "manifest.json"
 _BLOCK_NAME = re.compile(r"y\d{6}-\d{6}_x\d{6}-\d{6}")
 _WHAT = "cube store"
-
-
-class CubeStoreError(GeommError, RuntimeError):
-    """A cube store is missing, incomplete, or belongs to another cube."""
 
 
 @dataclass(frozen=True)
@@ -87,33 +95,6 @@ class WriteReport:
     blocks_written: int
     blocks_skipped: int
     """Blocks already complete from an earlier, interrupted run."""
-
-
-@dataclass(frozen=True)
-class DamagedChunk:
-    """One file of a finished store that no longer holds what was written."""
-
-    key: str
-    """The file's path inside the store, e.g. ``"s2/c/0/0/1/2"``."""
-    problem: str
-    """What is wrong: ``"missing"``, ``"size 10, written 20"``, ``"checksum differs"``..."""
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """What :func:`verify_cube` found."""
-
-    path: Path
-    """The store."""
-    chunks_checked: int
-    """Files of the manifest read, checksummed and (chunks) decoded."""
-    damaged: tuple[DamagedChunk, ...]
-    """The files that are missing or differ from what was written; empty if sound."""
-
-    @property
-    def sound(self) -> bool:
-        """Whether every file is as written."""
-        return not self.damaged
 
 
 @dataclass(frozen=True)
@@ -287,12 +268,12 @@ def open_cube(path: str | Path, *, allow_incomplete: bool = False) -> xr.Dataset
             f"cube {str(path)!r} is incomplete (an interrupted run); finish it with "
             "`geomm cube ... --resume`, or open it with allow_incomplete=True"
         )
-    manifest = _read_manifest(path)
+    manifest = read_manifest(path)
     if manifest is not None:
-        damaged = _stat_damage(path, manifest)
+        damaged = stat_damage(path, manifest)
         if damaged:
             raise CubeStoreError(
-                f"cube {str(path)!r} is damaged: {_describe(damaged)}; repair it with "
+                f"cube {str(path)!r} is damaged: {describe(damaged)}; repair it with "
                 "write_cube(cube, path, resume=True) (the same cube: only the blocks holding "
                 "these chunks are rewritten), or open it with allow_incomplete=True"
             )
@@ -320,15 +301,15 @@ def verify_cube(path: str | Path) -> VerifyReport:
             f"cube {str(path)!r} is incomplete (an interrupted run); finish it with "
             "write_cube(cube, path, resume=True) before verifying it"
         )
-    manifest = _read_manifest(path)
+    manifest = read_manifest(path)
     if manifest is None:
         raise CubeStoreError(
             f"cube {str(path)!r} has no chunk manifest (an older geomm wrote it), so it "
             "cannot be verified; rebuild it with overwrite=True"
         )
-    damaged = _checksum_damage(path, manifest)
+    damaged = checksum_damage(path, manifest)
     bad = {d.key for d in damaged}
-    damaged += _decode_damage(path, [k for k in manifest if k not in bad])
+    damaged += decode_damage(path, [k for k in manifest if k not in bad])
     return VerifyReport(path, len(manifest), tuple(sorted(damaged, key=lambda d: d.key)))
 
 
@@ -380,8 +361,8 @@ def _write_marker(path: Path, fingerprint: str) -> None:
     """The marker group ``geomm/``: this store was made by geomm (and which cube it holds)."""
     import geomm
 
-    _write_json_atomic(
-        path / _MARKER / "zarr.json",
+    write_json_atomic(
+        path / MARKER / "zarr.json",
         {
             "zarr_format": 3,
             "node_type": "group",
@@ -405,7 +386,7 @@ def _is_geomm_store(path: Path) -> bool:
     """Whether ``path`` carries geomm's marker group, or (older stores) both geomm attributes."""
     if not path.is_dir() or path.is_symlink():
         return False
-    marker = _read_json(path / _MARKER / "zarr.json") or {}
+    marker = read_json(path / MARKER / "zarr.json") or {}
     if marker.get("attributes", {}).get("geomm_marker") == _MARKER_KIND:
         return True
     attrs = _attrs(path)
@@ -531,100 +512,12 @@ def _write_chunks(values: np.ndarray, array: zarr.Array, origin: tuple[int, ...]
 
 def _mark_complete(path: Path) -> None:
     """Record the chunk manifest, then the status: a store marked complete has its manifest."""
-    _write_json_atomic(path / _MARKER / _MANIFEST, {"files": _chunk_manifest(path)})
+    write_manifest(path)
     group = zarr.open_group(str(path), mode="r+", zarr_format=3)
     group.attrs[_STATUS] = "complete"
     markers = progress_dir(path)
     if markers.is_dir() and all(_BLOCK_NAME.fullmatch(p.name) for p in markers.iterdir()):
         shutil.rmtree(markers)
-
-
-# --------------------------------------------------------------------------- integrity
-
-
-def _chunk_manifest(path: Path) -> dict[str, list[int]]:
-    """{key: [size, crc32]} of every file of the store but the root metadata and marker.
-
-    Read back once after the writes (from the page cache, just written):
-    the bytes on disk are what a later check compares with.
-    """
-    files = {}
-    for file in sorted(_store_files(path)):
-        data = file.read_bytes()
-        files[file.relative_to(path).as_posix()] = [len(data), zlib.crc32(data)]
-    return files
-
-
-def _store_files(path: Path) -> Iterable[Path]:
-    for root, dirs, names in os.walk(path):
-        here = Path(root)
-        if here == path:
-            dirs[:] = [d for d in dirs if d != _MARKER]
-            names = [n for n in names if n != "zarr.json"]
-        yield from (here / n for n in names)
-
-
-def _read_manifest(path: Path) -> dict[str, list[int]] | None:
-    raw = _read_json(path / _MARKER / _MANIFEST)
-    if raw is None and (path / _MARKER / _MANIFEST).exists():
-        raise CubeStoreError(
-            f"the chunk manifest of {str(path)!r} is unreadable; rebuild the cube with "
-            "overwrite=True"
-        )
-    return None if raw is None else raw["files"]
-
-
-def _stat_damage(path: Path, manifest: dict[str, list[int]]) -> list[DamagedChunk]:
-    """Files of the manifest that are missing or not of the size written (one stat each)."""
-    damaged = []
-    for key, (size, _crc) in manifest.items():
-        try:
-            found = (path / key).stat().st_size
-        except FileNotFoundError:
-            damaged.append(DamagedChunk(key, "missing"))
-            continue
-        if found != size:
-            damaged.append(DamagedChunk(key, f"size {found}, written {size}"))
-    return damaged
-
-
-def _checksum_damage(path: Path, manifest: dict[str, list[int]]) -> list[DamagedChunk]:
-    damaged = []
-    for key, (size, crc) in manifest.items():
-        try:
-            data = (path / key).read_bytes()
-        except FileNotFoundError:
-            damaged.append(DamagedChunk(key, "missing"))
-            continue
-        if len(data) != size:
-            damaged.append(DamagedChunk(key, f"size {len(data)}, written {size}"))
-        elif zlib.crc32(data) != crc:
-            damaged.append(DamagedChunk(key, "checksum differs from the one written"))
-    return damaged
-
-
-def _decode_damage(path: Path, keys: list[str]) -> list[DamagedChunk]:
-    """Chunks among ``keys`` that Zarr cannot decode."""
-    group = zarr.open_group(str(path), mode="r", zarr_format=3)
-    damaged = []
-    for key in keys:
-        parsed = _chunk_of(key)
-        if parsed is None:
-            continue
-        name, index = parsed
-        try:
-            group[name].get_block_selection(index)
-        except (ValueError, RuntimeError, TypeError, OSError) as e:  # a codec's refusal
-            damaged.append(DamagedChunk(key, f"cannot be decoded ({type(e).__name__}: {e})"))
-    return damaged
-
-
-def _chunk_of(key: str) -> tuple[str, tuple[int, ...]] | None:
-    """(array name, chunk index) of a chunk key ``<name>/c/<i>/<j>/...``; None for metadata."""
-    parts = key.split("/")
-    if len(parts) < 3 or parts[1] != "c" or not all(p.isdigit() for p in parts[2:]):
-        return None
-    return parts[0], tuple(int(p) for p in parts[2:])
 
 
 def _damaged_blocks(path: Path, blocks: list[Block], pixel_names: list[str]) -> list[Block]:
@@ -634,37 +527,25 @@ def _damaged_blocks(path: Path, blocks: list[Block], pixel_names: list[str]) -> 
         CubeStoreError: a damaged file is not pixel data (metadata, coordinates,
             per-time variables): those are not written block by block.
     """
-    manifest = _read_manifest(path)
+    manifest = read_manifest(path)
     if manifest is None:
         return []
-    damaged = _checksum_damage(path, manifest)
+    damaged = checksum_damage(path, manifest)
     redo: list[Block] = []
     for chunk in damaged:
-        parsed = _chunk_of(chunk.key)
+        parsed = chunk_of(chunk.key)
         if parsed is None or parsed[0] not in pixel_names:
             raise CubeStoreError(
                 f"cube {str(path)!r} is damaged outside its pixel data ({chunk.key}: "
                 f"{chunk.problem}), which resume=True cannot repair; rebuild it with "
                 "overwrite=True"
             )
-        y, x = _chunk_extent(path, *parsed)
+        y, x = chunk_extent(path, *parsed)
         for block in blocks:
             hit = block.y.start < y[1] and y[0] < block.y.stop
             if hit and block.x.start < x[1] and x[0] < block.x.stop and block not in redo:
                 redo.append(block)
     return redo
-
-
-def _chunk_extent(path: Path, name: str, index: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
-    """Pixel ranges (y, x) of one chunk of a pixel variable."""
-    meta = json.loads((path / name / "zarr.json").read_text())
-    dims = meta["dimension_names"]
-    shape = meta["chunk_grid"]["configuration"]["chunk_shape"]
-    out = []
-    for dim in ("y", "x"):
-        axis = dims.index(dim)
-        out.append((index[axis] * shape[axis], (index[axis] + 1) * shape[axis]))
-    return tuple(out)
 
 
 def _reopen(path: Path, sound: list[Block]) -> None:
@@ -682,29 +563,7 @@ def _reopen(path: Path, sound: list[Block]) -> None:
 
 
 def _attrs(path: Path) -> dict:
-    return (_read_json(path / "zarr.json") or {}).get("attributes", {})
-
-
-def _read_json(path: Path) -> dict | None:
-    """The JSON object in ``path``, or None when it is missing or not JSON."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _write_json_atomic(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def _describe(damaged: list[DamagedChunk], most: int = 5) -> str:
-    shown = ", ".join(f"{d.key} ({d.problem})" for d in damaged[:most])
-    more = f" and {len(damaged) - most} more" if len(damaged) > most else ""
-    return f"{len(damaged)} chunk file(s) missing or changed: {shown}{more}"
+    return (read_json(path / "zarr.json") or {}).get("attributes", {})
 
 
 def _pixel_names(ds: xr.Dataset) -> list[str]:
