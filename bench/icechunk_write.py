@@ -69,63 +69,38 @@ def encoding(ds: xr.Dataset, edge: int) -> dict:
     }
 
 
-def write_zarr(ds: xr.Dataset, path: Path, edge: int) -> float:
+def write(ds: xr.Dataset, path: Path, edge: int, *, icechunk: bool, dask: bool) -> float:
+    """Seconds to write ``ds`` to a Zarr folder or an Icechunk repository (then commit).
+
+    With ``dask``, from Dask chunks of the Zarr chunk size on threads (as geomm
+    writes; the threads share one Icechunk session: ``icechunk.xarray.to_icechunk``,
+    for clusters, does not run with this xarray, whose ZarrStore lost
+    ``synchronizer``); else from numpy, zarr's own loop.
+    """
+    source = ds.chunk({"time": 1, "y": edge, "x": edge}) if dask else ds
     began = time.perf_counter()
-    ds.to_zarr(
-        path, zarr_format=3, consolidated=False, encoding=encoding(ds, edge),
-        write_empty_chunks=True,
+    session = None
+    if icechunk:
+        import icechunk as ic
+
+        repo = ic.Repository.create(ic.local_filesystem_storage(str(path)))
+        session = repo.writable_session("main")
+    source.to_zarr(
+        session.store if session else path, zarr_format=3, consolidated=False,
+        encoding=encoding(ds, edge), write_empty_chunks=True,
     )  # fmt: skip
-    return time.perf_counter() - began
-
-
-def write_icechunk(ds: xr.Dataset, path: Path, edge: int) -> float:
-    import icechunk
-
-    began = time.perf_counter()
-    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(path)))
-    session = repo.writable_session("main")
-    ds.to_zarr(
-        session.store, zarr_format=3, consolidated=False, encoding=encoding(ds, edge),
-        write_empty_chunks=True,
-    )  # fmt: skip
-    session.commit("cube")
-    return time.perf_counter() - began
-
-
-def write_zarr_dask(ds: xr.Dataset, path: Path, edge: int) -> float:
-    chunked = ds.chunk({"time": 1, "y": edge, "x": edge})
-    began = time.perf_counter()
-    chunked.to_zarr(
-        path, zarr_format=3, consolidated=False, encoding=encoding(ds, edge),
-        write_empty_chunks=True,
-    )  # fmt: skip
-    return time.perf_counter() - began
-
-
-def write_icechunk_dask(ds: xr.Dataset, path: Path, edge: int) -> float:
-    import icechunk
-
-    # threads of this process share the session (icechunk.xarray.to_icechunk,
-    # for clusters, does not run with this xarray: ZarrStore lost `synchronizer`)
-    chunked = ds.chunk({"time": 1, "y": edge, "x": edge})
-    began = time.perf_counter()
-    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(path)))
-    session = repo.writable_session("main")
-    chunked.to_zarr(
-        session.store, zarr_format=3, consolidated=False, encoding=encoding(ds, edge),
-        write_empty_chunks=True,
-    )  # fmt: skip
-    session.commit("cube")
+    if session:
+        session.commit("cube")
     return time.perf_counter() - began
 
 
 WRITERS = {
-    "zarr": write_zarr,
-    "icechunk": write_icechunk,
-    "zarr-dask": write_zarr_dask,
-    "icechunk-dask": write_icechunk_dask,
+    "zarr": {"icechunk": False, "dask": False},
+    "icechunk": {"icechunk": True, "dask": False},
+    "zarr-dask": {"icechunk": False, "dask": True},
+    "icechunk-dask": {"icechunk": True, "dask": True},
 }
-"""numpy in memory written by zarr's own loop, and Dask-chunked (threads), as geomm writes."""
+"""The four ways measured (arguments of :func:`write`)."""
 
 
 def check_same(ds: xr.Dataset, zarr_path: Path, ice_path: Path) -> None:
@@ -160,7 +135,7 @@ def main() -> None:
             order = list(WRITERS) if i % 2 == 0 else list(reversed(WRITERS))
             for name in order:
                 path = work / f"{name}-{i}"
-                times[name].append(WRITERS[name](ds, path, args.edge))
+                times[name].append(write(ds, path, args.edge, **WRITERS[name]))
                 sizes[name] = size_of(path)
             if i == 0:
                 check_same(ds, work / "zarr-0", work / "icechunk-0")

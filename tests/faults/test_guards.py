@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from geomm.aoi import aoi_from_geojson, read_aoi
-from geomm.cli import EXIT_USER_ERROR, main
+from geomm.cli import main
 from geomm.cube import (
     CompositeSpec,
     CubeConfig,
@@ -37,21 +37,7 @@ from geomm.errors import (
     SizeLimitError,
 )
 from geomm.stac import search
-
-SAMPLE_AOI = Path(__file__).parents[2] / "catalogs" / "sample" / "aoi.geojson"
-DATES = ["--start", "2024-06-01", "--end", "2024-07-31"]
-
-
-def one_line_error(capsys, args: list[str]) -> str:
-    """Run the CLI in this process; assert exit 1 and exactly one plain error line."""
-    code = main(args)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == EXIT_USER_ERROR, err
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), err
-    assert "Traceback" not in err and "internal error" not in err
-    return lines[0]
+from tests.faults._cli import DATES, SAMPLE_AOI, one_line_error
 
 
 @pytest.fixture

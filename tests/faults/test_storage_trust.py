@@ -17,14 +17,11 @@ from pathlib import Path
 import numpy as np
 import pystac
 import pytest
-from shapely.geometry import box, mapping
 
-from geomm.aoi import aoi_from_geojson
 from geomm.cube import build_cube
 from geomm.errors import CatalogError, UntrustedStorageError
-from geomm.sample import SyntheticConfig, generate_synthetic_region
-from geomm.stac import CatalogSource, load_profile, search
-from tests.cube.conftest import SMALL_BOUNDS, SmallRegion
+from geomm.stac import load_profile
+from tests.cube.conftest import SmallRegion
 from tests.cube.test_remote_read import _bucket, _on_s3, _requests, _serve
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "stac" / "copernicus-dataspace"
@@ -86,42 +83,26 @@ def test_the_user_may_trust_an_endpoint_plain_http_only_when_said(
     assert dict(lan.gdal)["AWS_HTTPS"] == "YES"  # a bare host means HTTPS, not the item's http
 
 
-@pytest.fixture(scope="module")
-def region(tmp_path_factory: pytest.TempPathFactory) -> SmallRegion:
-    """tests/cube's small region (one S2 date, one S1 pass), generated here."""
-    folder = tmp_path_factory.mktemp("trust-region") / "region"
-    config = SyntheticConfig(
-        bounds=SMALL_BOUNDS,
-        s2_dates=("2024-06-03T10:20:31Z",),
-        s1_dates=("2024-06-05T05:35:12Z",),
-        cloudy_dates=(),
-        clouds=False,
-    )
-    generate_synthetic_region(folder, config)
-    source = CatalogSource(profile=load_profile("sample"), path=folder / "catalog.json")
-    aoi = aoi_from_geojson(json.loads(json.dumps(mapping(box(*SMALL_BOUNDS)))))
-    found = search(source, aoi=aoi, start="2024-06-01", end="2024-06-10")
-    return SmallRegion(folder, list(found.items), aoi, found.source.profile)
-
-
 def test_no_signed_request_goes_where_item_metadata_says_over_http(
-    region: SmallRegion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_region: SmallRegion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTHEUSERSKEY")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-users-secret")
     log = tmp_path / "requests.jsonl"
-    proc, base = _serve(_bucket(region.folder, tmp_path / "root", "trust"), log)
+    proc, base = _serve(_bucket(small_region.folder, tmp_path / "root", "trust"), log)
     try:
-        on_s3 = _on_s3(region.items, region.folder, base, "trust")
+        on_s3 = _on_s3(small_region.items, small_region.folder, base, "trust")
         with pytest.raises(UntrustedStorageError, match=r"over plain HTTP"):
-            build_cube(on_s3, aoi=region.aoi, profile=region.profile).load()
+            build_cube(on_s3, aoi=small_region.aoi, profile=small_region.profile).load()
         assert not log.exists() or _requests(log) == []  # nothing at all reached the host
         # the user's own word (not the item's) lets the same items through, signed
         monkeypatch.setenv("GEOMM_S3_ENDPOINTS", base)
-        cube = build_cube(on_s3, aoi=region.aoi, profile=region.profile).load()
+        cube = build_cube(on_s3, aoi=small_region.aoi, profile=small_region.profile).load()
     finally:
         proc.kill()
-    local = build_cube(region.items, aoi=region.aoi, profile=region.profile).load()
+    local = build_cube(
+        small_region.items, aoi=small_region.aoi, profile=small_region.profile
+    ).load()
     np.testing.assert_array_equal(cube.s2.values, local.s2.values)
     requests = _requests(log)
     assert requests and all(signed for *_, signed in requests)
