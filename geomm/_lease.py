@@ -36,7 +36,7 @@ from pathlib import Path
 
 from geomm.errors import StoreInUseError, UnsafeTargetError
 
-__all__ = ["LeaseInfo", "lease_path", "refuse_unsafe_target", "write_lease"]
+__all__ = ["LeaseInfo", "check_held", "lease_path", "refuse_unsafe_target", "write_lease"]
 
 HEARTBEAT_S = 5.0
 """Seconds between two refreshes of a held lease's heartbeat."""
@@ -122,6 +122,27 @@ def write_lease(
         beat.join()
         if (held := _read(lock)) is not None and held.token == info.token:
             lock.unlink(missing_ok=True)
+
+
+def check_held(target: str | Path, info: LeaseInfo) -> None:
+    """Raise unless the lease of ``target`` is still the one ``info`` took.
+
+    A writer that stalled past ``stale_after_s`` (a suspended laptop, a
+    stopped process) looks dead, and a resume may take its lease over; when
+    it wakes it must not finish the store as if it were still the only
+    writer. Writers call this right before they mark their work complete.
+
+    Raises:
+        StoreInUseError: the lease was taken over (or removed) meanwhile.
+    """
+    held = _read(lease_path(target))
+    if held is None or held.token != info.token:
+        raise StoreInUseError(
+            f"{str(target)!r}: this run's lease was taken over while it was stalled (no "
+            f"heartbeat for over {STALE_AFTER_S:.0f} s made it look gone), so it stopped "
+            "before marking its work complete; let the other run finish, or rerun with "
+            "resume=True once it has"
+        )
 
 
 def refuse_unsafe_target(path: str | Path, *, what: str, argument: str = "out") -> None:
@@ -260,5 +281,8 @@ def _read(lock: Path) -> LeaseInfo | None:
 
 def _heartbeat(lock: Path, info: LeaseInfo, stop: threading.Event, every: float) -> None:
     while not stop.wait(every):
+        held = _read(lock)
+        if held is None or held.token != info.token:
+            return  # taken over: never keep another writer's lease alive
         with contextlib.suppress(OSError):  # a missed beat is retried at the next one
             os.utime(lock)

@@ -146,7 +146,7 @@ class RedactingFilter(logging.Filter):
 
     _formatter = logging.Formatter()
 
-    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging's name
+    def filter(self, record: logging.LogRecord) -> bool:  # the name logging calls
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # arguments that do not fit the format

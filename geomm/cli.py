@@ -651,7 +651,7 @@ def _usage_line(e: typer.TyperException) -> str:
     return f"{message} (see `{where}`)"
 
 
-def _show_warning(  # noqa: PLR0913 - the signature of warnings.showwarning
+def _show_warning(  # the signature of warnings.showwarning
     message: Warning | str,
     category: type[Warning],
     filename: str,

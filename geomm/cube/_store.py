@@ -47,7 +47,7 @@ import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec
 
-from geomm._lease import refuse_unsafe_target, write_lease
+from geomm._lease import LeaseInfo, check_held, refuse_unsafe_target, write_lease
 from geomm.cube._manifest import (
     MARKER,
     DamagedChunk,
@@ -171,8 +171,10 @@ def write_cube(
         refuse_unsafe_target(path, what=_WHAT, argument="path")
         # resume continues a dead writer's store, overwrite replaces it: either may take
         # over its stale lease; a plain run never does
-        with write_lease(path, what=_WHAT, takeover=resume or overwrite):
-            return _write(ds, path, resume, overwrite, progress, on_start, blocks_per_batch)
+        with write_lease(path, what=_WHAT, takeover=resume or overwrite) as lease:
+            return _write(
+                ds, path, resume, overwrite, progress, on_start, blocks_per_batch, lease=lease
+            )
     except OSError as e:
         if isinstance(e, GeommError):  # an unreadable scene (AssetReadError) says so itself
             raise
@@ -191,6 +193,8 @@ def _write(
     progress: Callable[[Block], None] | None,
     on_start: Callable[[int, int], None] | None,
     blocks_per_batch: int,
+    *,
+    lease: LeaseInfo,
 ) -> WriteReport:
     if not any(v.chunks for v in ds.data_vars.values()):  # loaded: chunk like a built cube
         edge = _chunk_edge(ds) or ds.sizes["x"]
@@ -239,6 +243,7 @@ def _write(
             (done_dir / block.name).touch()
             if progress:
                 progress(block)
+    check_held(path, lease)  # a writer taken over while stalled never marks the store done
     _mark_complete(path)
     return WriteReport(path, len(blocks), len(todo), len(blocks) - len(todo))
 

@@ -42,7 +42,7 @@ import numpy as np
 import xarray as xr
 
 import geomm
-from geomm._lease import write_lease
+from geomm._lease import LeaseInfo, check_held, write_lease
 from geomm.aoi import Aoi
 from geomm.chips import ChipBlock, chip_blocks, cube_chips, read_block, read_block_from_store
 from geomm.embed._config import EmbedConfig, EmbedError, required_inputs
@@ -173,9 +173,9 @@ def embed_cube(
     try:
         # resume continues a dead run's parts, overwrite replaces them: either may take
         # over its stale lease; a plain run never does
-        with write_lease(out, what=_WHAT, takeover=resume or overwrite):
+        with write_lease(out, what=_WHAT, takeover=resume or overwrite) as lease:
             _prepare(out, parts, manifest, resume=resume, overwrite=overwrite)
-            return _embed(job, info, chip_size, began, progress, on_start)
+            return _embed(job, info, chip_size, began, progress, on_start, lease=lease)
     except OSError as e:
         if isinstance(e, GeommError):  # an unreadable scene or cube says so itself
             raise
@@ -211,7 +211,9 @@ class _Job:
     """Where the blocks run (see :func:`embed_cube`)."""
 
 
-def _embed(job: _Job, info, chip_size: int, began: float, progress, on_start) -> EmbedReport:  # noqa: ANN001
+def _embed(  # noqa: ANN001 - info, progress, on_start as embed_cube has them
+    job: _Job, info, chip_size: int, began: float, progress, on_start, *, lease: LeaseInfo
+) -> EmbedReport:
     """Embed the blocks without a trusted part, check every part is there, merge."""
     config, names, parts, blocks, ds = job.config, job.names, job.parts, job.blocks, job.ds
     done = _trusted_parts(parts, [b.name for b in blocks])
@@ -245,6 +247,7 @@ def _embed(job: _Job, info, chip_size: int, began: float, progress, on_start) ->
         "skipped_clear": stats["skipped_clear"],
         "skipped_s1": stats["skipped_s1"],
     }
+    check_held(job.out, lease)  # a run taken over while stalled never writes the table
     merge_parts(
         parts,
         job.out,

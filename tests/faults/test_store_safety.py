@@ -191,7 +191,9 @@ def _dead_pid() -> int:
 def test_a_dead_writers_lease_is_taken_over_only_by_resume(cube, reference, tmp_path):
     path = tmp_path / "c.zarr"
 
-    def stop_at_second(block, calls=[]):  # noqa: B006 - a counter across calls
+    calls = []
+
+    def stop_at_second(block):
         calls.append(block)
         if len(calls) == 2:
             raise KeyboardInterrupt
@@ -205,6 +207,30 @@ def test_a_dead_writers_lease_is_taken_over_only_by_resume(cube, reference, tmp_
     assert (report.blocks_skipped, report.blocks_written) == (2, 4)
     assert not lease_path(path).exists()
     _assert_same_store(path, reference)
+
+
+def test_a_writer_whose_lease_was_taken_over_never_marks_the_store_complete(cube, tmp_path):
+    path = tmp_path / "c.zarr"
+
+    def taken_over(block):  # as if this run stalled and a resume took its lease meanwhile
+        _lease_file(path, pid=1, host="elsewhere.example")
+
+    with pytest.raises(StoreInUseError, match="lease was taken over while it was stalled"):
+        write_cube(cube, path, progress=taken_over)
+    with pytest.raises(CubeStoreError, match="incomplete"):
+        open_cube(path)  # not marked complete by the run that lost its lease
+    assert json.loads(lease_path(path).read_text())["host"] == "elsewhere.example"  # kept
+
+
+def test_a_held_lease_is_never_refreshed_once_taken_over(tmp_path):
+    target = tmp_path / "t"
+    with write_lease(target, what="test", heartbeat_s=0.05):
+        lock = _lease_file(target, pid=1, host="elsewhere.example")
+        old = time.time() - 3600
+        os.utime(lock, (old, old))
+        time.sleep(0.3)  # several heartbeats
+        assert lock.stat().st_mtime == pytest.approx(old, abs=1)  # the other's lease, left alone
+    assert lock.exists()  # and not removed when this holder left
 
 
 def test_a_lease_from_another_host_is_stale_only_when_its_heartbeat_stopped(cube, tmp_path):
