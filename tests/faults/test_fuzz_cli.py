@@ -391,6 +391,29 @@ def _without(argv: list[str], param: Param) -> list[str]:
     return kept
 
 
+def _close_clients() -> None:
+    """Close a Dask client a run left behind, and Dask's setting that points at it.
+
+    A run stopped by the alarm inside ``distributed.Client(...)`` (``--scheduler
+    local`` starting) never reaches its ``with`` block's exit: the half-made
+    client would stay the default and every later computation in this process
+    would wait for its dead cluster.
+    """
+    if "distributed" not in sys.modules:
+        return
+    import dask
+    import distributed
+
+    while True:
+        try:
+            client = distributed.default_client()
+        except ValueError:  # none left
+            break
+        client.close(timeout=5)
+    if dask.config.get("scheduler", None) == "dask.distributed":
+        dask.config.config.pop("scheduler", None)
+
+
 def _alarm(_signum: int, _frame: object) -> None:
     raise _Overtime
 
@@ -413,6 +436,7 @@ def _check(argv: list[str], run_dir: Path, w: World) -> None:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
         os.chdir(cwd)
+        _close_clients()
     w.runs += 1
     w.exits[code] = w.exits.get(code, 0) + 1
     if LOG:  # one line per run, to see what was tried
