@@ -269,7 +269,7 @@ def test_an_unreachable_scheduler_is_named_within_the_timeout():
     with pytest.raises(SchedulerError, match=r"cannot reach the Dask scheduler at 'tcp://127") as e:
         with dask_scheduler(address, connect_timeout=1.0):
             pass
-    assert time.perf_counter() - began < 5
+    assert time.perf_counter() - began < 10  # not 30 s, not forever: slack for a busy machine
     assert "within 1 s" in str(e.value) and "`dask scheduler` runs there" in str(e.value)
 
 
@@ -286,7 +286,7 @@ def test_a_scheduler_without_workers_is_named_not_waited_on_forever():
         with pytest.raises(SchedulerError) as caught:
             with dask_scheduler(address, connect_timeout=5.0, worker_wait=1.0):
                 raise AssertionError("ran on a scheduler without workers")
-        assert time.perf_counter() - began < 5
+        assert time.perf_counter() - began < 10  # seconds
     # the refused client leaves no "distributed" default behind for later threaded runs
     assert dask.config.get("scheduler", None) == before
     assert str(caught.value) == (
