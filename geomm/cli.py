@@ -735,6 +735,7 @@ def _one_line(text: str) -> str:
 _FLAGS = (
     # what a library message says -> what a user of the command line types
     ("write_cube(cube, path, resume=True)", "the same `geomm cube` command with --resume"),
+    (", or open it with allow_incomplete=True", ""),  # a notebook's way out, not a flag
     ("resume=True", "--resume"),
     ("overwrite=True", "--overwrite"),
     ("allow_outside_catalog=True", "--allow-outside-catalog"),

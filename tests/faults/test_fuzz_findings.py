@@ -71,6 +71,22 @@ def test_make_digits_keeps_a_folder_of_someone_elses_files(tmp_path: Path, capsy
     capsys.readouterr()
 
 
+def test_cli_advice_names_flags_not_python_arguments():
+    from geomm.cli import _as_flags
+
+    library = (
+        "cube 'c.zarr' is damaged: ...; repair it with write_cube(cube, path, resume=True) "
+        "(the same cube), or open it with allow_incomplete=True"
+    )
+    assert _as_flags(library) == (
+        "cube 'c.zarr' is damaged: ...; repair it with the same `geomm cube` command with "
+        "--resume (the same cube)"
+    )
+    assert _as_flags("rerun with resume=True (or overwrite=True to start again)") == (
+        "rerun with --resume (or --overwrite to start again)"
+    )
+
+
 def test_a_quicklook_date_far_outside_nanosecond_timestamps_is_still_a_date():
     import pandas as pd
     import xarray as xr
