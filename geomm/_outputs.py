@@ -11,11 +11,12 @@ before anything is written. Stores (cubes, tables) have their own markers
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from geomm.errors import ForeignFileError
+from geomm.errors import ForeignFileError, UnsafeTargetError
 
-__all__ = ["SIGNATURE", "check_replaceable"]
+__all__ = ["SIGNATURE", "check_replaceable", "refuse_url"]
 
 SIGNATURE = "written by geomm"
 """The words every single-file output of geomm holds in its first bytes."""
@@ -23,6 +24,26 @@ SIGNATURE = "written by geomm"
 _HEAD = 64 * 1024
 """How much of an existing file is read for the signature (PNG text chunks come
 before the image data; a JSON field or comment sits in the first lines)."""
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:/")
+"""``s3://...``, ``gs://...``, ``https://...``, also as ``Path`` leaves them (``s3:/...``)."""
+
+
+def refuse_url(path: str | Path, *, what: str) -> None:
+    """Raise when an output path is a URL: outputs are local paths for now.
+
+    ``Path("s3://bucket/c.zarr")`` is the local folder ``s3:/bucket/c.zarr``;
+    writing there would look like success and put nothing in the bucket.
+
+    Raises:
+        UnsafeTargetError: ``path`` names a scheme (``s3://``, ``gs://``, ``https://``...).
+    """
+    if _URL.match(str(path)) and not Path(str(path)).exists():
+        raise UnsafeTargetError(
+            f"{str(path)!r} is a URL; the {what} is written to a local path (object-store "
+            "outputs are not supported yet): give a local path, or a mounted bucket's"
+        )
 
 
 def check_replaceable(path: str | Path, *, what: str) -> Path:
@@ -34,7 +55,9 @@ def check_replaceable(path: str | Path, *, what: str) -> Path:
 
     Raises:
         ForeignFileError: ``path`` is a folder, or a file without geomm's signature.
+        UnsafeTargetError: ``path`` is a URL.
     """
+    refuse_url(path, what=what)
     path = Path(path)
     if path.is_dir():
         raise ForeignFileError(

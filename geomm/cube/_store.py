@@ -48,6 +48,7 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from geomm._lease import LeaseInfo, check_held, refuse_unsafe_target, write_lease
+from geomm._outputs import refuse_url
 from geomm.cube._manifest import (
     MARKER,
     DamagedChunk,
@@ -168,6 +169,7 @@ def write_cube(
     """
     path = Path(path)
     try:
+        refuse_url(path, what=_WHAT)
         refuse_unsafe_target(path, what=_WHAT, argument="path")
         # resume continues a dead writer's store, overwrite replaces it: either may take
         # over its stale lease; a plain run never does

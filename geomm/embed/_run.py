@@ -43,6 +43,7 @@ import xarray as xr
 
 import geomm
 from geomm._lease import LeaseInfo, check_held, write_lease
+from geomm._outputs import refuse_url
 from geomm.aoi import Aoi
 from geomm.chips import ChipBlock, chip_blocks, cube_chips, read_block, read_block_from_store
 from geomm.embed._config import EmbedConfig, EmbedError, required_inputs
@@ -101,6 +102,7 @@ def check_table_path(out: str | Path) -> Path:
     The table is one file; ``.`` or an existing folder would make its run
     folder and cube siblings of the user's own folder.
     """
+    refuse_url(out, what=_WHAT)
     out = Path(out)
     if out.name in ("", ".", "..") or out.is_dir():
         raise EmbedError(

@@ -117,3 +117,20 @@ def test_check_replaceable_rule(tmp_path):
     late.write_bytes(b"x" * 70000 + SIGNATURE.encode())  # past the head: not a signature
     with pytest.raises(ForeignFileError):
         check_replaceable(late, what="x")
+
+
+@pytest.mark.parametrize("command", ["cube", "search", "embed", "quicklook"])
+def test_an_object_store_url_as_out_is_refused_not_written_locally(
+    command, aoi, cube, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)  # Path("s3://b/x") would be the local folder s3:/b/x
+    args = {
+        "cube": ["cube", "--catalog", "sample", "--aoi", str(aoi), *DATES],
+        "search": ["search", "--catalog", "sample", "--aoi", str(aoi), *DATES],
+        "embed": ["embed", "--aoi", str(aoi), "--cube", str(cube), "--model", "croma-tiny",
+                  "--weights", "random"],  # fmt: skip
+        "quicklook": ["quicklook", str(cube)],
+    }[command]
+    assert main([*args, "--out", "s3://bucket/out.x"]) == 1
+    assert "is a URL" in _one_error(capsys)
+    assert not (tmp_path / "s3:").exists()
