@@ -348,8 +348,8 @@ def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
         if var.chunks
     }
     setup = path.with_name(f".{path.name}{_SETUP_SUFFIX}")
-    if setup.exists():  # a setup killed halfway, under this store's lease: geomm's own
-        shutil.rmtree(setup)
+    if setup.exists():  # a setup killed halfway, under this store's lease
+        _remove_leftover_setup(setup)
     skeleton.to_zarr(
         setup,
         mode="w-",
@@ -362,6 +362,27 @@ def _initialize(ds: xr.Dataset, path: Path, fingerprint: str) -> None:
     _write_marker(setup, fingerprint)
     os.rename(setup, path)  # onto nothing, or onto an empty folder
     progress_dir(path).mkdir(parents=True, exist_ok=True)
+
+
+def _remove_leftover_setup(setup: Path) -> None:
+    """Delete a skeleton a killed setup left, after checking it is geomm's.
+
+    xarray writes the skeleton's root ``zarr.json`` first as an empty group and
+    at once again with the cube's ``geomm_*`` attributes: so a leftover is
+    either marked as geomm's, or nothing but that empty group (or nothing at
+    all). Anything else under that hidden name is not removed.
+    """
+    entries = sorted(p.name for p in setup.iterdir()) if setup.is_dir() else None
+    empty_group = entries == ["zarr.json"] and (read_json(setup / "zarr.json") or {}).get(
+        "attributes", {}
+    ) in ({}, None)
+    if entries == [] or empty_group or _is_geomm_store(setup):
+        shutil.rmtree(setup)
+        return
+    raise CubeStoreError(
+        f"{str(setup)!r} is in the way of the store's setup and geomm did not make it; "
+        "move it away yourself"
+    )
 
 
 def _write_marker(path: Path, fingerprint: str) -> None:

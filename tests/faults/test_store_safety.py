@@ -457,3 +457,17 @@ def test_sigkill_at_any_point_of_setup_then_resume_equals_a_clean_run(
         assert report.blocks_written + report.blocks_skipped == 6, point
         _assert_same_store(store, reference)
         assert not [p.name for p in store.parent.iterdir() if p.name != "c.zarr"], point
+
+
+def test_a_folder_under_the_setup_name_that_is_not_geomm_s_is_kept(cube, tmp_path):
+    path = tmp_path / "c.zarr"
+    setup = tmp_path / ".c.zarr.geomm-setup"  # the hidden name setup writes the skeleton to
+    before = _user_folder(setup)
+    with pytest.raises(CubeStoreError, match="geomm did not make it"):
+        write_cube(cube, path)
+    assert _files(setup) == before
+    shutil.rmtree(setup)
+    (setup).mkdir()
+    (setup / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+    write_cube(cube, path)  # the empty group a setup killed after its first write leaves
+    assert not setup.exists() and open_cube(path) is not None
