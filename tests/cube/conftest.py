@@ -42,3 +42,22 @@ def small_region(tmp_path_factory: pytest.TempPathFactory) -> SmallRegion:
     aoi = aoi_from_geojson(mapping(box(*SMALL_BOUNDS)))
     found = search(source, aoi=aoi, start="2024-06-01", end="2024-06-10")
     return SmallRegion(folder, list(found.items), aoi, found.source.profile)
+
+
+def write_interrupted(ds, path: Path, *, blocks: int = 2) -> list:  # noqa: ANN001 - a cube
+    """Start ``write_cube(ds, path)``, stop it (KeyboardInterrupt) after ``blocks`` blocks.
+
+    Returns the blocks written before the stop.
+    """
+    from geomm.cube import write_cube
+
+    calls = []
+
+    def stop(block) -> None:  # noqa: ANN001 - a Block
+        calls.append(block)
+        if len(calls) == blocks:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_cube(ds, path, progress=stop)
+    return calls

@@ -20,6 +20,7 @@ from geomm.cube import CubeConfig, CubeStoreError, build_cube, open_cube, write_
 from geomm.cube._store import progress_dir
 from geomm.sample import sample_aoi_path
 from geomm.stac import search
+from tests.cube.conftest import write_interrupted
 
 PIXEL_VARS = ["s2", "s1", "clear"]
 
@@ -104,15 +105,7 @@ def test_a_store_that_cannot_be_written_says_so_and_resumes(small_cube, tmp_path
 
 def test_incomplete_store_is_refused_by_open_and_by_plain_rerun(small_cube, tmp_path):
     path = tmp_path / "c.zarr"
-    calls = []
-
-    def stop_after_two(block):
-        calls.append(block)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        write_cube(small_cube, path, progress=stop_after_two)
+    calls = write_interrupted(small_cube, path, blocks=2)
     with pytest.raises(CubeStoreError, match=r"is incomplete .* --resume"):
         open_cube(path)
     with pytest.raises(CubeStoreError, match="an interrupted cube; pass --resume"):

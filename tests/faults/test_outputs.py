@@ -127,8 +127,17 @@ def test_an_object_store_url_as_out_is_refused_not_written_locally(
     args = {
         "cube": ["cube", "--catalog", "sample", "--aoi", str(aoi), *DATES],
         "search": ["search", "--catalog", "sample", "--aoi", str(aoi), *DATES],
-        "embed": ["embed", "--aoi", str(aoi), "--cube", str(cube), "--model", "croma-tiny",
-                  "--weights", "random"],  # fmt: skip
+        "embed": [
+            "embed",
+            "--aoi",
+            str(aoi),
+            "--cube",
+            str(cube),
+            "--model",
+            "croma-tiny",
+            "--weights",
+            "random",
+        ],  # fmt: skip
         "quicklook": ["quicklook", str(cube)],
     }[command]
     assert main([*args, "--out", "s3://bucket/out.x"]) == 1

@@ -31,6 +31,7 @@ from geomm.cube._store import progress_dir
 from geomm.errors import StoreInUseError, UnsafeTargetError
 from geomm.sample import sample_aoi_path
 from geomm.stac import search
+from tests.cube.conftest import write_interrupted
 
 START, END = "2024-06-01", "2024-06-12"
 VARS = ["s2", "s1", "clear", "s1_time", "s1_lag_days", "x", "y", "time"]
@@ -190,16 +191,7 @@ def _dead_pid() -> int:
 
 def test_a_dead_writers_lease_is_taken_over_only_by_resume(cube, reference, tmp_path):
     path = tmp_path / "c.zarr"
-
-    calls = []
-
-    def stop_at_second(block):
-        calls.append(block)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        write_cube(cube, path, progress=stop_at_second)
+    write_interrupted(cube, path, blocks=2)
     _lease_file(path, pid=_dead_pid(), host=socket.gethostname())  # as a SIGKILL leaves it
     with pytest.raises(StoreInUseError, match=r"is no longer running; rerun with resume=True"):
         write_cube(cube, path)
