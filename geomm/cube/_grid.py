@@ -299,9 +299,10 @@ def parse_cube_crs(crs: object) -> CRS:
     Raises:
         GridError: pyproj cannot build it, or it is geographic (degrees).
     """
-    if problem := crs_problem(crs):
+    parsed, problem = _checked_crs(crs)
+    if parsed is None:
         raise GridError(problem)
-    return CRS.from_user_input(crs)
+    return parsed
 
 
 def crs_problem(crs: object) -> str | None:
@@ -309,16 +310,21 @@ def crs_problem(crs: object) -> str | None:
 
     One rule for ``CubeConfig`` (checked when given) and :func:`cube_grid`.
     """
+    return _checked_crs(crs)[1]
+
+
+def _checked_crs(crs: object) -> tuple[CRS | None, str | None]:
+    """``crs`` parsed once: (the CRS, None) if a cube can use it, else (None, the problem)."""
     try:
         parsed = CRS.from_user_input(crs)
     except CRSError as e:
-        return (
+        return None, (
             f"crs={crs!r} is not a coordinate reference system pyproj knows ({e}); "
             "give an EPSG code such as 'EPSG:32632' (a UTM zone), or None for the AOI's zone"
         )
     if not parsed.is_projected:
-        return f"cube CRS must be projected (metres), got {crs!r}; e.g. a UTM zone"
-    return None
+        return None, f"cube CRS must be projected (metres), got {crs!r}; e.g. a UTM zone"
+    return parsed, None
 
 
 FAR_DEGREES = 6.0
