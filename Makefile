@@ -10,12 +10,12 @@ CONSTRAINTS := requirements/constraints.txt
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c $(CONSTRAINTS)
 DEMO_OUT ?= out
 
-.PHONY: demo test install install-test lint clean help
+.PHONY: demo test install install-test install-lint lint clean help
 
 help:
 	@echo "make demo   - create .venv, install geomm, run the main job on the bundled sample catalog (offline)"
 	@echo "make test   - install the test extras and run the whole test suite"
-	@echo "make lint   - ruff over the package and tests"
+	@echo "make lint   - ruff, mypy and the import-linter layer contracts"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml $(CONSTRAINTS)
 install: $(VENV)/.installed-base
 
 install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-lint: $(VENV)/.installed-test
+	$(PIP) -e '.[test,lint]'
+	@touch $@
+
+install-lint: $(VENV)/.installed-lint
 
 # The main job, offline: embed the demo AOI of the bundled sample catalog
 # (search -> S1/S2 cube -> CROMA-base -> GeoParquet), then a quicklook of the
@@ -59,9 +65,12 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest
 
-lint: install-test
-	$(BIN)/python -m pip install -q ruff
-	$(BIN)/ruff check geomm tests scripts
+# ruff (style, stale noqa, complexity), mypy (types; strict below the CLI)
+# and import-linter (the layer contracts in pyproject.toml).
+lint: install-lint
+	$(BIN)/ruff check geomm tests scripts bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -10,7 +10,7 @@ registered (chips, embeddings, quicklooks); ``import geomm`` alone stays
 light (no xarray, no torch).
 """
 
-__version__ = "0.1.0"
+from geomm._version import __version__
 
 __all__ = ["__version__", "open_cube"]
 

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-import geomm
+from geomm._version import __version__
 from geomm._redact import install_log_redaction, redact_text
 from geomm.errors import GeommError, GeommWarning, OptionError
 
@@ -118,7 +118,7 @@ _mount_subcommands()
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"geomm {geomm.__version__}")
+        out.print(f"geomm {__version__}")
         raise typer.Exit()
 
 

@@ -21,7 +21,7 @@ import pystac
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
-import geomm
+from geomm._version import __version__
 from geomm.aoi import Aoi
 from geomm.cube._composite import CompositeSpec, composite
 from geomm.cube._grid import CubeGrid, crs_problem, cube_grid, grid_option_problem
@@ -235,7 +235,7 @@ def _pair_variables(pairs: list[Pair]) -> dict[str, xr.DataArray]:
 
 def _provenance(pairs: list[Pair], profile: Profile, grid: CubeGrid, config: CubeConfig) -> dict:
     return {
-        "geomm_version": geomm.__version__,
+        "geomm_version": __version__,
         "provider": profile.name,
         "s2_items": json.dumps([list(p.s2.item_ids) for p in pairs]),
         "s1_items": json.dumps([list(p.s1.item_ids) if p.s1 else [] for p in pairs]),

@@ -387,7 +387,7 @@ def _remove_leftover_setup(setup: Path) -> None:
 
 def _write_marker(path: Path, fingerprint: str) -> None:
     """The marker group ``geomm/``: this store was made by geomm (and which cube it holds)."""
-    import geomm
+    from geomm._version import __version__
 
     write_json_atomic(
         path / MARKER / "zarr.json",
@@ -396,7 +396,7 @@ def _write_marker(path: Path, fingerprint: str) -> None:
             "node_type": "group",
             "attributes": {
                 "geomm_marker": _MARKER_KIND,
-                "geomm_version": geomm.__version__,
+                "geomm_version": __version__,
                 _FINGERPRINT: fingerprint,
             },
         },

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-import geomm
+from geomm._version import __version__
 from geomm._lease import LeaseInfo, check_held, write_lease
 from geomm._outputs import refuse_url
 from geomm.aoi import Aoi
@@ -233,7 +233,7 @@ def _embed(  # noqa: ANN001 - info, progress, on_start as embed_cube has them
     model_meta = model_meta or stats.get("model") or {}
     cube = job.cube
     metadata = {
-        "geomm_version": geomm.__version__,
+        "geomm_version": __version__,
         "model": config.model.name,
         "weights_id": model_meta.get("weights_id", ""),
         "precision": model_meta.get("precision", ""),

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 import shapely
 from pyproj import CRS
 
-import geomm
+from geomm._version import __version__
 from geomm.chips import Chip
 from geomm.errors import GeommError
 
@@ -246,7 +246,7 @@ def merge_parts(
     table = table.sort_by([("chip_id", "ascending"), ("time", "ascending")])
     _check_unique(table)
     columns = _columns(table.schema)
-    info = {"geomm_version": geomm.__version__, **dict(metadata)}
+    info = {"geomm_version": __version__, **dict(metadata)}
     info.setdefault("embedding_columns", columns)
     try:
         text = json.dumps(info, sort_keys=True)
