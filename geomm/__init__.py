@@ -15,7 +15,7 @@ from geomm._version import __version__
 __all__ = ["__version__", "open_cube"]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy public attributes
+def __getattr__(name: str):
     if name == "open_cube":
         import geomm.embed  # noqa: F401 - registers the ds.geomm accessor
         from geomm.cube import open_cube

@@ -98,7 +98,7 @@ def transform_geometry(geometry: BaseGeometry, src_crs: Any, dst_crs: Any) -> Ba
 
     to_dst = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
 
-    def move(xy):  # noqa: ANN001, ANN202 - (N, 2) array in, (N, 2) array out
+    def move(xy):
         x, y = to_dst.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 

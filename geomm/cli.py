@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from geomm._version import __version__
 from geomm._redact import install_log_redaction, redact_text
+from geomm._version import __version__
 from geomm.errors import GeommError, GeommWarning, OptionError
 
 __all__ = ["app", "main"]
@@ -629,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     except GeommError as e:
         _report(e, str(e))
         return EXIT_USER_ERROR
-    except Exception as e:  # noqa: BLE001 - the outermost boundary reports every bug
+    except Exception as e:
         if line := _user_fault(e, args):
             _report(e, line)
             return EXIT_USER_ERROR

@@ -33,12 +33,27 @@ the offending value and the fix; the CLI prints them as one line.
     GeommWarning (UserWarning)
     └── CrsAreaWarning                   a cube CRS meant for an area far from the AOI
 
-The layers add their own below GeommError (``geomm.cube``: ``GridError``,
-``QuicklookError``; ``geomm.embed``: ``EmbedError``;
-``geomm.contrastive``: ``ContrastiveError`` and its subclasses).
+    GeommError (continued: the layers' own)
+    ├── GridError (ValueError)           a cube grid that cannot be built (geomm.cube)
+    ├── CompositeError (ValueError)      composite parameters that do not fit (geomm.cube)
+    ├── QuicklookError (ValueError)      a quicklook of a time or band the cube lacks
+    ├── ChipError (ValueError)           chips that cannot be cut from a cube (geomm.chips)
+    ├── EmbedError (ValueError)          an embedding run that cannot start or go on
+    ├── TableError (ValueError)          rows or parts that make no valid embedding table
+    └── ContrastiveError                 geomm.contrastive
+        ├── CaptionCsvError (ValueError)         an unreadable caption CSV
+        │   └── ImageOutsideRootError            a CSV image outside the CSV's folder
+        ├── MissingImagesError (FileNotFoundError)  images a CSV names that do not exist
+        ├── UnknownLabelError (ValueError)       a label that is not one of the classes
+        ├── ContrastiveConfigError (ValueError)  a recipe, attack or data option out of range
+        └── CheckpointError (ValueError)         a checkpoint missing or not of this run
+
+docs/errors.md lists each error with when it happens and the fix.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from geomm._redact import redact_text, redact_url
 
@@ -110,7 +125,7 @@ class NotGeocodedError(ProfileError):
         self.item_id = item_id
         self.collection = collection
 
-    def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
+    def __reduce__(self):
         return (type(self), (self.item_id, self.collection))
 
 
@@ -139,7 +154,7 @@ class AssetReadError(GeommError, OSError):
         self.reason = reason
         self.hint = hint
 
-    def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
+    def __reduce__(self):
         return (type(self), (self.item_id, self.band, self.href, self.reason, self.hint))
 
 
@@ -172,7 +187,7 @@ class ModelNotFoundError(GeommError, KeyError):
         # KeyError.__str__ would repr() the message, quoting it.
         return str(self.args[0])
 
-    def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
+    def __reduce__(self):
         return (type(self), (self.name, self.available))
 
 
@@ -218,7 +233,7 @@ class SizeLimitError(GeommError, ValueError):
         self.size = size
         self.limit = limit
 
-    def __reduce__(self):  # noqa: ANN204 - pickled across Dask workers
+    def __reduce__(self):
         return (type(self), (self.what, self.size, self.limit))
 
 
@@ -270,3 +285,129 @@ class UnsafeTargetError(GeommError, ValueError):
 
 class ForeignFileError(GeommError, FileExistsError):
     """An output file path holds a folder or a file geomm did not write."""
+
+
+# --- geomm.cube --------------------------------------------------------
+
+__all__ += ["CompositeError", "GridError", "QuicklookError"]
+
+
+class CompositeError(GeommError, ValueError):
+    """A composite cannot be made with these parameters."""
+
+
+class QuicklookError(GeommError, ValueError):
+    """A quicklook cannot be drawn: unknown time, or a cube without the needed bands."""
+
+
+class GridError(GeommError, ValueError):
+    """The requested grid cannot be built."""
+
+
+# --- geomm.chips -------------------------------------------------------
+
+__all__ += ["ChipError"]
+
+
+class ChipError(GeommError, ValueError):
+    """Chips cannot be cut from this cube, or a chip does not belong to it."""
+
+
+# --- geomm.embed -------------------------------------------------------
+
+__all__ += ["EmbedError", "TableError"]
+
+
+class EmbedError(GeommError, ValueError):
+    """An embedding run cannot start or continue as asked."""
+
+
+class TableError(GeommError, ValueError):
+    """Rows, parts or a file that do not make a valid embedding table."""
+
+
+# --- geomm.contrastive -------------------------------------------------
+
+__all__ += [
+    "CaptionCsvError",
+    "CheckpointError",
+    "ContrastiveConfigError",
+    "ContrastiveError",
+    "ImageOutsideRootError",
+    "MissingImagesError",
+    "UnknownLabelError",
+]
+
+
+class ContrastiveError(GeommError):
+    """Root of the errors raised by :mod:`geomm.contrastive`."""
+
+
+class CaptionCsvError(ContrastiveError, ValueError):
+    """An image-caption CSV cannot be read or lacks a required column."""
+
+
+class ImageOutsideRootError(CaptionCsvError):
+    """A CSV names an image outside its own folder (``..``, an absolute path, a symlink).
+
+    A caption CSV is a listing that may come from anyone; like a local catalog
+    it may only name files under its folder unless the user trusts it
+    (``allow_outside_root=True``; ``--allow-outside-catalog`` on the command line).
+    """
+
+    def __init__(self, csv_path: str, row: int, image: str, resolved: str):
+        super().__init__(
+            f"{csv_path}, row {row}: image {image!r} resolves to {resolved}, outside the CSV's "
+            f"folder; image paths must stay inside it: move the images under that folder, or "
+            f"pass allow_outside_root=True if you trust this CSV"
+        )
+        self.csv_path, self.row, self.image, self.resolved = csv_path, row, image, resolved
+
+    def __reduce__(self):
+        return (type(self), (self.csv_path, self.row, self.image, self.resolved))
+
+
+class MissingImagesError(ContrastiveError, FileNotFoundError):
+    """Image files named by a CSV do not exist (lists the first few)."""
+
+    def __init__(self, csv_path: str, missing: Sequence[str], total: int, *, shown: int = 5):
+        first = ", ".join(missing[:shown])
+        more = f" (and {len(missing) - shown} more)" if len(missing) > shown else ""
+        super().__init__(
+            f"{len(missing)} of {total} images named in {csv_path} do not exist: {first}{more}. "
+            "Image paths are read relative to the CSV's folder; fix the paths or the "
+            "image column (image_key=...), or restore the files"
+        )
+        self.csv_path = csv_path
+        self.missing = tuple(missing)
+        self.total = total
+
+    def __reduce__(self):
+        return (type(self), (self.csv_path, self.missing, self.total))
+
+
+class UnknownLabelError(ContrastiveError, ValueError):
+    """A target or test label is not one of the known classes."""
+
+    def __init__(self, what: str, labels: Sequence[str], classes: Sequence[str]):
+        shown = ", ".join(repr(x) for x in list(labels)[:5])
+        known = ", ".join(repr(c) for c in list(classes)[:20])
+        more = " ..." if len(classes) > 20 else ""
+        super().__init__(
+            f"{what} {shown} not among the {len(classes)} classes ({known}{more}); "
+            "use one of them, or pass the right class list (classes=...)"
+        )
+        self.what = what
+        self.labels = tuple(labels)
+        self.classes = tuple(classes)
+
+    def __reduce__(self):
+        return (type(self), (self.what, self.labels, self.classes))
+
+
+class ContrastiveConfigError(ContrastiveError, ValueError):
+    """A recipe, attack, model or data option has an invalid value."""
+
+
+class CheckpointError(ContrastiveError, ValueError):
+    """A checkpoint is missing, unreadable, or does not match the run."""

@@ -24,7 +24,7 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from geomm.aoi import Aoi, split_antimeridian, transform_geometry
-from geomm.errors import GeommError
+from geomm.errors import ChipError
 
 __all__ = ["Chip", "ChipError", "CubeLayout", "chip_id", "cube_chips", "cube_layout"]
 
@@ -40,10 +40,6 @@ their area; 1e-6 of a 1.2 km chip is a strip ~1 mm wide.
 _AOI_DENSIFY_DEG = 0.001
 """Vertex spacing (degrees) of the AOI before projection, as in :func:`geomm.cube.cube_grid`."""
 _GRID_ATTRS = ("crs", "chip_size", "resolution", "chip_grid_origin")
-
-
-class ChipError(GeommError, ValueError):
-    """Chips cannot be cut from this cube, or a chip does not belong to it."""
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ class WordNetSynonyms:
                     parts = line.split()
                     if len(parts) >= 2:
                         self._exceptions[pos][parts[0]] = parts[1:]
-        self._data = {pos: open(self.folder / f"data.{n}", "rb") for pos, n in _POS_FILES.items()}  # noqa: SIM115
+        self._data = {pos: open(self.folder / f"data.{n}", "rb") for pos, n in _POS_FILES.items()}
 
     def close(self) -> None:
         """Close the data files."""

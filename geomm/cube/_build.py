@@ -158,10 +158,10 @@ def build_cube(
     return ds
 
 
-def _geomm_planes(pairs, verdict, grid, profile, options, task_chunks):  # noqa: ANN001, ANN202
+def _geomm_planes(pairs, verdict, grid, profile, options, task_chunks):
     """(s2, s1, clear) Dask arrays through geomm's reader (:mod:`geomm.cube._read`)."""
 
-    def plan(items) -> list:  # noqa: ANN001
+    def plan(items) -> list:
         return mosaic_order([item_source(i, verdict[i.id]) for i in items], grid.crs)
 
     s2_plans = [plan(p.s2.items) for p in pairs]
@@ -185,7 +185,7 @@ def _geomm_planes(pairs, verdict, grid, profile, options, task_chunks):  # noqa:
     return raw[:, : len(S2_BANDS)], s1, raw[:, len(S2_BANDS)].astype(bool)
 
 
-def _odc_planes(pairs, verdict, grid, profile, options):  # noqa: ANN001, ANN202
+def _odc_planes(pairs, verdict, grid, profile, options):
     """(s2, s1, clear) Dask arrays through odc-stac (reference engine)."""
     s2_planes, clear_planes, s1_planes = [], [], []
     s1_cache: dict[str, xr.DataArray] = {}
@@ -265,6 +265,6 @@ def _describe_variables(ds: xr.Dataset, has_scl: bool) -> None:
     ds.s1_lag_days.attrs.update(long_name="S1 time minus S2 time", units="days")
 
 
-def _naive_utc(moment) -> pd.Timestamp:  # noqa: ANN001 - datetime or Timestamp
+def _naive_utc(moment) -> pd.Timestamp:
     ts = pd.Timestamp(moment)
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts

@@ -16,15 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from geomm.errors import GeommError
+from geomm.errors import CompositeError
 
 __all__ = ["CompositeError", "CompositeSpec", "composite"]
 
 _METHODS = ("median", "mean")
-
-
-class CompositeError(GeommError, ValueError):
-    """A composite cannot be made with these parameters."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,7 @@ def composite(ds: xr.Dataset, *, period: str = "1M", method: str = "median") -> 
     return out.chunk(chunks)
 
 
-def _quiet(func):  # noqa: ANN001, ANN202 - numpy nan-reducer in, same reducer out
+def _quiet(func):
     """Make a nan-reducer return NaN for all-NaN pixels without warning.
 
     Pixels never clear in a period are all-NaN; numpy warns for those. Filling
@@ -106,7 +102,7 @@ def _quiet(func):  # noqa: ANN001, ANN202 - numpy nan-reducer in, same reducer o
     filters, which are not thread-safe under Dask's threaded scheduler.
     """
 
-    def reduce(values, axis=None, **kwargs):  # noqa: ANN001, ANN202
+    def reduce(values, axis=None, **kwargs):
         empty = np.isnan(values).all(axis=axis, keepdims=True)
         result = func(np.where(empty, 0, values), axis=axis, **kwargs)
         return np.where(np.squeeze(empty, axis=axis), np.nan, result)

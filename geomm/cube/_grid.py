@@ -21,7 +21,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geomm.aoi import Aoi, transform_geometry
-from geomm.errors import CrsAreaWarning, GeommError, OptionError, SizeLimitError
+from geomm.errors import CrsAreaWarning, GridError, OptionError, SizeLimitError
 from geomm.stac import S1_BANDS, S2_BANDS
 
 __all__ = [
@@ -43,10 +43,6 @@ __all__ = [
     "parse_size",
     "utm_crs_for",
 ]
-
-
-class GridError(GeommError, ValueError):
-    """The requested grid cannot be built."""
 
 
 @dataclass(frozen=True)
@@ -355,6 +351,6 @@ def _warn_if_far(parsed: CRS, crs: object, aoi: Aoi) -> None:
         )
 
 
-def _densify(aoi: Aoi):  # noqa: ANN202 - shapely geometry
+def _densify(aoi: Aoi):
     """Add vertices every ~0.001 degrees so projected bounds are not underestimated."""
     return aoi.geometry.segmentize(0.001)

@@ -169,7 +169,7 @@ def dask_scheduler(
         yield client
 
 
-def _connect(address: str, timeout: float):  # noqa: ANN202 - distributed.Client
+def _connect(address: str, timeout: float):
     """A client of the scheduler at ``address``, or a SchedulerError within ``timeout``."""
     from distributed import Client
 

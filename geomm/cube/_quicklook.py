@@ -28,7 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from geomm._outputs import SIGNATURE, check_replaceable
-from geomm.errors import GeommError
+from geomm.errors import QuicklookError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -62,10 +62,6 @@ MAX_PNG_PIXELS = 100_000_000
 _MAX_EDGE = 2048  # longer cubes are shown with every k-th pixel: a quicklook, not a map
 _PANEL_IN = 5.0  # panel width, inches
 _NICE = (1.0, 2.0, 5.0)
-
-
-class QuicklookError(GeommError, ValueError):
-    """A quicklook cannot be drawn: unknown time, or a cube without the needed bands."""
 
 
 def quicklook(

@@ -285,7 +285,7 @@ def _sample_bands(
     method: str,
     dtype: type | None = None,
     out: Sequence[np.ndarray] | None = None,
-    pre=None,  # noqa: ANN001 - optional elementwise transform before resampling
+    pre=None,
 ) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
     """Resample each band onto the block; bands on one grid share one plan.
 
@@ -445,7 +445,7 @@ class _PlanCache:
             self._plans.clear()
             self._bytes = 0
 
-    def get(self, key: tuple, make):  # noqa: ANN001, ANN201 - make() -> plan
+    def get(self, key: tuple, make):
         with self._lock:
             if key in self._plans:
                 self._plans.move_to_end(key)
@@ -478,7 +478,7 @@ def _plan(
     r1: int,
     c0: int,
     c1: int,
-):  # noqa: ANN202 - (Window, rows, cols, layout) | None
+):
     """Which source window a block needs and where its pixel centres fall in it.
 
     Cached (:data:`_PLANS`): the bands of a tile on one grid, and that tile
@@ -490,7 +490,7 @@ def _plan(
     return _PLANS.get(key, lambda: _make_plan(*key))
 
 
-def _make_plan(crs, transform, shape, grid, r0, r1, c0, c1):  # noqa: ANN001, ANN202
+def _make_plan(crs, transform, shape, grid, r0, r1, c0, c1):
     west, _, _, north = grid.bounds
     res = grid.resolution
     src = Affine(*transform)
@@ -680,7 +680,7 @@ def s2_array(
     snow_is_clear: bool,
     task_chunks: int = 1,
     method: str = "bilinear",
-):  # noqa: ANN201 - dask.array.Array
+):
     """Lazy (time, 13, y, x) uint16: 12 harmonized bands + clear.
 
     One task per acquisition and ``task_chunks`` x ``task_chunks`` chunks
@@ -703,7 +703,7 @@ def s1_array(
     profile: Profile,
     task_chunks: int = 1,
     method: str = "bilinear",
-):  # noqa: ANN201 - dask.array.Array
+):
     """Lazy (pass, 2, y, x) float32 dB, one task per pass and ``task_chunks``^2 chunks."""
     kwargs = {"profile": profile, "method": method}
     return _array(
@@ -716,7 +716,7 @@ def s1_array(
     )
 
 
-def _array(prefix: str, planes: list, grid: CubeGrid, task_chunks: int, *, layers: int, dtype):  # noqa: ANN001, ANN202
+def _array(prefix: str, planes: list, grid: CubeGrid, task_chunks: int, *, layers: int, dtype):
     if task_chunks < 1:
         raise ValueError(f"task_chunks must be >= 1, got {task_chunks}")
     height, width = grid.shape
@@ -746,7 +746,7 @@ def _array(prefix: str, planes: list, grid: CubeGrid, task_chunks: int, *, layer
     return da.Array(graph, name, chunks, dtype=dtype)
 
 
-def _read_task(func, args, kwargs: dict, rows: slice, cols: slice, out_spec) -> np.ndarray:  # noqa: ANN001
+def _read_task(func, args, kwargs: dict, rows: slice, cols: slice, out_spec) -> np.ndarray:
     """Run ``func`` once over a task's rows and cols (several Zarr chunks).
 
     One call per task, not per Zarr chunk: each band's COG window is read

@@ -90,7 +90,7 @@ def resample(
     return _bilinear(data, valid, map_x, map_y, np.dtype(dtype or np.float32), out)
 
 
-def _plane(out, b: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:  # noqa: ANN001
+def _plane(out, b: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """Band ``b``'s destination: ``out[b]`` (checked) when given, else a new array."""
     if out is None:
         return np.empty(shape, dtype=dtype)
@@ -100,7 +100,7 @@ def _plane(out, b: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray: 
     return plane
 
 
-def _copy(data, valid, rows, cols, method, dtype, out):  # noqa: ANN001, ANN202
+def _copy(data, valid, rows, cols, method, dtype, out):
     """The block is a window of the source grid; pad where the source ends."""
     h, w = len(rows), len(cols)
     r0, c0 = int(round(rows[0])), int(round(cols[0]))
@@ -126,7 +126,7 @@ def _copy(data, valid, rows, cols, method, dtype, out):  # noqa: ANN001, ANN202
     return values, goods
 
 
-def _zoom2(data, valid, rows, cols, method, dtype, out=None):  # noqa: ANN001, ANN202
+def _zoom2(data, valid, rows, cols, method, dtype, out=None):
     """Exact 2x upsampling where positions are ``(d0 + j + 0.5) / 2 - 0.5``, else None.
 
     That is OpenCV's ``resize`` convention (pixel centres, half-pixel phase)
@@ -231,7 +231,7 @@ def _remap(
     )
 
 
-def _nearest(data, valid, map_x, map_y, out=None):  # noqa: ANN001, ANN202
+def _nearest(data, valid, map_x, map_y, out=None):
     """Nearest neighbour: the source pixel whose centre is closest.
 
     OpenCV rounds exact half-way positions to even; they do not occur for
@@ -249,7 +249,7 @@ def _nearest(data, valid, map_x, map_y, out=None):  # noqa: ANN001, ANN202
     return values, goods
 
 
-def _bilinear(data, valid, map_x, map_y, dtype, out=None):  # noqa: ANN001, ANN202
+def _bilinear(data, valid, map_x, map_y, dtype, out=None):
     """Bilinear at any positions: OpenCV's ``remap`` per band (GIL released).
 
     ``remap`` is ~20x faster than scipy's ``map_coordinates`` and ~8x faster
@@ -289,7 +289,7 @@ def _bilinear(data, valid, map_x, map_y, dtype, out=None):  # noqa: ANN001, ANN2
     return values, goods
 
 
-def _bilinear_valid(data, map_x, map_y, dtype, out):  # noqa: ANN001, ANN202
+def _bilinear_valid(data, map_x, map_y, dtype, out):
     """Bilinear when every source pixel is valid: one ``remap`` per band.
 
     Samples between pixel centres need no renormalization. A sample within a

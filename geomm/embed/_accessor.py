@@ -34,7 +34,7 @@ class GeommAccessor:
     def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds
 
-    def chips(self, aoi: Aoi | None = None):  # noqa: ANN201 - geopandas.GeoDataFrame
+    def chips(self, aoi: Aoi | None = None):
         """The cube's chips (inside ``aoi``) as a GeoDataFrame in EPSG:4326.
 
         Columns ``chip_id``, ``col``, ``row`` (global chip grid indices),
@@ -68,7 +68,7 @@ class GeommAccessor:
         scheduler: str | None = None,
         resume: bool = False,
         overwrite: bool = False,
-    ):  # noqa: ANN201 - geopandas.GeoDataFrame
+    ):
         """Embed the cube's chips and return the table (also written to ``out``).
 
         The same runner as ``geomm embed`` (:func:`geomm.embed.embed_cube`);
@@ -97,7 +97,7 @@ class GeommAccessor:
             )
             return read_table(report.path)
 
-    def quicklook(  # noqa: ANN201 - matplotlib Figure
+    def quicklook(
         self, time: int | str | None = None, out: str | Path | None = None, dpi: int = 120
     ):
         """S2 true colour beside S1 false colour for one time (see :func:`geomm.cube.quicklook`)."""

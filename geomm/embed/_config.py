@@ -18,13 +18,9 @@ from pathlib import Path
 
 from geomm._extras import requires_extra
 from geomm._resources import offline
-from geomm.errors import GeommError
+from geomm.errors import EmbedError
 
 __all__ = ["EmbedConfig", "EmbedError", "ModelSpec", "required_inputs"]
-
-
-class EmbedError(GeommError, ValueError):
-    """An embedding run cannot start or continue as asked."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +41,11 @@ class ModelSpec:
     """Fetch published weights that are not in the torch hub cache yet
     (default: yes, unless ``GEOMM_OFFLINE=1``)."""
 
-    def load(self):  # noqa: ANN201 - geomm.models.EmbeddingModel
+    def load(self):
         """The model, loaded once per process and spec."""
         return _load(self)
 
-    def check(self):  # noqa: ANN201 - geomm.models.ModelInfo
+    def check(self):
         """Fail early, without loading the model.
 
         Catches an unknown model, a missing weights file, or a model without
@@ -76,7 +72,7 @@ class ModelSpec:
 
 
 @functools.lru_cache(maxsize=2)
-def _load(spec: ModelSpec):  # noqa: ANN202
+def _load(spec: ModelSpec):
     with requires_extra("models", feature="an embedding model"):
         from geomm.models import load_model
 
@@ -118,7 +114,7 @@ class EmbedConfig:
         if self.embeddings is not None and not self.embeddings:
             raise EmbedError("embeddings must name at least one embedding, or be None")
 
-    def columns(self, info) -> tuple[str, ...]:  # noqa: ANN001 - geomm.models.ModelInfo
+    def columns(self, info) -> tuple[str, ...]:
         """The embeddings to compute for ``info``'s model, default first.
 
         Raises:
@@ -139,7 +135,7 @@ class EmbedConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def required_inputs(info, names: Sequence[str]) -> frozenset[str]:  # noqa: ANN001
+def required_inputs(info, names: Sequence[str]) -> frozenset[str]:
     """Modalities (``s1``, ``s2``) that the embeddings ``names`` need.
 
     Models may declare it per embedding (``ModelInfo.requires``); otherwise

@@ -41,9 +41,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from geomm._version import __version__
 from geomm._lease import LeaseInfo, check_held, write_lease
 from geomm._outputs import refuse_url
+from geomm._version import __version__
 from geomm.aoi import Aoi
 from geomm.chips import ChipBlock, chip_blocks, cube_chips, read_block, read_block_from_store
 from geomm.embed._config import EmbedConfig, EmbedError, required_inputs
@@ -213,7 +213,7 @@ class _Job:
     """Where the blocks run (see :func:`embed_cube`)."""
 
 
-def _embed(  # noqa: ANN001 - info, progress, on_start as embed_cube has them
+def _embed(
     job: _Job, info, chip_size: int, began: float, progress, on_start, *, lease: LeaseInfo
 ) -> EmbedReport:
     """Embed the blocks without a trusted part, check every part is there, merge."""
@@ -278,7 +278,7 @@ def embed_block(
     config: EmbedConfig,
     names: Sequence[str],
     parts: Path,
-    data=None,  # noqa: ANN001 - geomm.chips.BlockData already read, if any
+    data=None,
 ) -> dict:
     """Read (unless given), embed and write one block; runs in any process.
 
@@ -340,7 +340,7 @@ def embed_block(
 # --------------------------------------------------------------------------- internals
 
 
-def _selection(data, config: EmbedConfig, needed: frozenset[str]):  # noqa: ANN001, ANN202
+def _selection(data, config: EmbedConfig, needed: frozenset[str]):
     """Which (time, chip) of a block to embed, and how many were skipped and why."""
     keep = np.ones(data.clear_fraction.shape, dtype=bool)  # (time, chip)
     skipped_clear = skipped_s1 = 0
@@ -356,7 +356,7 @@ def _selection(data, config: EmbedConfig, needed: frozenset[str]):  # noqa: ANN0
     return keep, stats
 
 
-def _run_local(source, todo, config, names, parts, progress) -> tuple[dict | None, int]:  # noqa: ANN001
+def _run_local(source, todo, config, names, parts, progress) -> tuple[dict | None, int]:
     """Blocks one after another; the next block is read while this one computes.
 
     Returns the model's metadata and the chip-times computed.
@@ -382,7 +382,7 @@ def _run_local(source, todo, config, names, parts, progress) -> tuple[dict | Non
     return meta, computed
 
 
-def _run_dask(source, todo, config, names, parts, progress, scheduler) -> tuple[dict | None, int]:  # noqa: ANN001
+def _run_dask(source, todo, config, names, parts, progress, scheduler) -> tuple[dict | None, int]:
     """One task per block on a cluster, a bounded number in flight.
 
     Returns the model's metadata and the chip-times computed.
@@ -434,7 +434,7 @@ def _run_dask(source, todo, config, names, parts, progress, scheduler) -> tuple[
     return meta, computed
 
 
-def _source(cube, scheduler):  # noqa: ANN001, ANN202 - (store path or Dataset, Dataset)
+def _source(cube, scheduler):
     from geomm.cube import open_cube
 
     if isinstance(cube, xr.Dataset):
@@ -446,7 +446,7 @@ def _source(cube, scheduler):  # noqa: ANN001, ANN202 - (store path or Dataset, 
     return path, open_cube(path)
 
 
-def _manifest(ds: xr.Dataset, config: EmbedConfig, chips, names, blocks) -> dict:  # noqa: ANN001
+def _manifest(ds: xr.Dataset, config: EmbedConfig, chips, names, blocks) -> dict:
     ids = hashlib.sha256("\n".join(c.chip_id for c in chips).encode()).hexdigest()[:16]
     return {
         "kind": _RUN_KIND,

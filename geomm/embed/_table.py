@@ -44,7 +44,7 @@ from pyproj import CRS
 
 from geomm._version import __version__
 from geomm.chips import Chip
-from geomm.errors import GeommError
+from geomm.errors import TableError
 
 __all__ = [
     "TableError",
@@ -75,10 +75,6 @@ _BASE_FIELDS = (
     pa.field("clear_fraction", pa.float32()),
     pa.field("s1_coverage", pa.float32()),
 )
-
-
-class TableError(GeommError, ValueError):
-    """Rows, parts or a file that do not make a valid embedding table."""
 
 
 def table_schema(dims: Mapping[str, int], default: str) -> pa.Schema:
@@ -257,7 +253,7 @@ def merge_parts(
     return _write_atomic(table, out, extra={GEOMM_KEY: text.encode()})
 
 
-def read_table(path: str | Path):  # noqa: ANN201 - geopandas.GeoDataFrame (lazy import)
+def read_table(path: str | Path):
     """Open an embedding table as a GeoDataFrame (EPSG:4326).
 
     Embedding columns hold one float32 array per row

@@ -504,7 +504,7 @@ def _collection_from_links(item: pystac.Item) -> str | None:
     if href.endswith(".json"):  # a static catalog: read the collection's own id
         try:
             collection = item.get_collection()
-        except Exception:  # noqa: BLE001 - any failure just means "unknown"
+        except Exception:
             return None
         return collection.id if collection else None
     return href.rsplit("/", 1)[-1] or None

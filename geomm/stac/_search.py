@@ -230,7 +230,7 @@ once more only, so a wrong URL still fails within a second or two."""
 API_BACKOFF = 0.5
 
 
-def _api_io():  # noqa: ANN202 - pystac_client.stac_api_io.StacApiIO
+def _api_io():
     """pystac-client's I/O with a timeout and retries on HTTP errors.
 
     Its default retries only a failed connection, never an HTTP 429 or 503,
@@ -287,7 +287,7 @@ def _api_items(source: CatalogSource, query: SearchQuery, client: Any) -> Iterat
 
 
 def _static_items(source: CatalogSource, query: SearchQuery) -> Iterator[pystac.Item]:
-    assert source.path is not None  # noqa: S101 - guaranteed by CatalogSource
+    assert source.path is not None
     try:
         root = pystac.read_file(str(source.path))
     except (OSError, pystac.STACError, json.JSONDecodeError) as e:
