@@ -10,7 +10,7 @@ CONSTRAINTS := requirements/constraints.txt
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c $(CONSTRAINTS)
 DEMO_OUT ?= out
 
-.PHONY: demo test install install-test install-lint lint clean help
+.PHONY: demo test install install-test lint clean help
 
 help:
 	@echo "make demo   - create .venv, install geomm, run the main job on the bundled sample catalog (offline)"
@@ -32,12 +32,6 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml $(CONSTRAINTS)
 install: $(VENV)/.installed-base
 
 install-test: $(VENV)/.installed-test
-
-$(VENV)/.installed-lint: $(VENV)/.installed-test
-	$(PIP) -e '.[test,lint]'
-	@touch $@
-
-install-lint: $(VENV)/.installed-lint
 
 # The main job, offline: embed the demo AOI of the bundled sample catalog
 # (search -> S1/S2 cube -> CROMA-base -> GeoParquet), then a quicklook of the
@@ -67,7 +61,7 @@ test: install-test
 
 # ruff (style, stale noqa, complexity), mypy (types; strict below the CLI)
 # and import-linter (the layer contracts in pyproject.toml).
-lint: install-lint
+lint: install-test
 	$(BIN)/ruff check geomm tests scripts bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
