@@ -63,7 +63,7 @@ class Aoi:
     def bbox(self) -> tuple[float, float, float, float]:
         """STAC-style bbox; west > east when the area crosses the antimeridian."""
         if not self.crosses_antimeridian:
-            return tuple(self.geometry.bounds)  # type: ignore[return-value]
+            return tuple(self.geometry.bounds)
         parts = list(getattr(self.geometry, "geoms", [self.geometry]))
         east_parts = [p for p in parts if p.bounds[0] >= 0]
         west_parts = [p for p in parts if p.bounds[0] < 0]

@@ -6,7 +6,8 @@ Usage::
 
 Needs ``pip install bigearthnet-common==2.8.0`` (no network at run time). The
 output is rebuilt from scratch in a temporary directory and swapped into place;
-rerunning with the same GDAL gives byte-identical files.
+rerunning with the same GDAL gives byte-identical files. The converter is the
+``bigearthnet`` package next to this script (build tooling, not part of geomm).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import logging
 import sys
 from pathlib import Path
 
+from bigearthnet import write_sample_catalog
+
 from geomm.errors import GeommError
-from geomm.sample._bigearthnet import write_sample_catalog
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "catalogs" / "sample" / "bigearthnet"
 

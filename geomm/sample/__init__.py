@@ -5,7 +5,8 @@ Two parts, one static STAC catalog:
 * ``bigearthnet``: six real Sentinel-1/Sentinel-2 pairs from the BigEarthNet
   examples in the ``bigearthnet-common`` wheel, converted to COGs and
   committed under ``catalogs/sample/bigearthnet`` (rebuilt by
-  ``scripts/build_bigearthnet_sample.py``).
+  ``scripts/build_bigearthnet_sample.py``; the converter is build tooling in
+  ``scripts/bigearthnet``, not part of this package).
 * ``synthetic``: a deterministic, physically plausible two-UTM-zone region
   with known ground truth (:mod:`geomm.sample._synthetic`), too large to
   commit, so generated on first use into geomm's cache.
@@ -13,6 +14,12 @@ Two parts, one static STAC catalog:
 :func:`sample_catalog` assembles both in the cache and returns the root
 ``catalog.json``; it builds in a temporary folder and moves it into place
 only when complete, so an interrupted build is simply redone.
+
+geomm.stac sits below this package and never imports it: the catalog is
+registered under the name ``sample`` (:func:`geomm.stac.register_catalog`
+here, and the ``geomm.catalogs`` entry point for a process that has not
+imported this package), so ``catalog="sample"`` and ``--catalog sample``
+resolve to :func:`sample_catalog`.
 """
 
 from __future__ import annotations
@@ -25,9 +32,12 @@ from pathlib import Path
 
 from geomm._resources import cache_dir, catalogs_dir
 from geomm.errors import SampleDataError
+from geomm.sample._s2_bands import S2_BAND_INFO
 from geomm.sample._synthetic import GroundTruth, SyntheticConfig, generate_synthetic_region
+from geomm.stac import PROFILE_KEY, register_catalog
 
 __all__ = [
+    "S2_BAND_INFO",
     "SAMPLE_VERSION",
     "GroundTruth",
     "SyntheticConfig",
@@ -81,14 +91,15 @@ def sample_catalog(*, cache: str | Path | None = None) -> Path:
     return target / "catalog.json"
 
 
+register_catalog("sample", sample_catalog)
+
+
 def sample_aoi_path() -> Path:
     """The demo AOI: a polygon over the synthetic region, across UTM zones 32/33."""
     return catalogs_dir() / "sample" / "aoi.geojson"
 
 
 def _write_root(folder: Path) -> None:
-    from geomm.stac._catalog import PROFILE_KEY
-
     root = {
         "type": "Catalog",
         "stac_version": "1.1.0",

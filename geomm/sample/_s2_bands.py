@@ -1,4 +1,4 @@
-"""Sentinel-2 MSI band facts shared by the sample-data builders."""
+"""Sentinel-2 MSI band facts shared by the sample-data builders (synthetic and BigEarthNet)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ tested against values, not shapes::
     <out_dir>/ground_truth/classes_epsg<ref>.tif   majority class per 10 m pixel (uint8, 0 none)
     <out_dir>/ground_truth/targets.geojson     point targets (lon/lat)
 
-The modules behind it: ``_synthetic_world`` (the truth), ``_synthetic_layout``
+The modules behind it: ``_synthetic_world`` (the truth's records), ``_synthetic_truth``
+(:class:`GroundTruth`, saved and loaded), ``_synthetic_layout``
 (zones, tiles, grids, drawing the world), ``_synthetic_render`` (the sensor
 model) and ``_synthetic_io`` (COGs and STAC).
 """
@@ -32,8 +33,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pystac
 
 from geomm.errors import SampleDataError
 from geomm.sample import _synthetic_io as _io
@@ -46,7 +49,8 @@ from geomm.sample._synthetic_render import (
     s1_base,
     s2_base,
 )
-from geomm.sample._synthetic_world import CLASSES, S2_BANDS, GroundTruth
+from geomm.sample._synthetic_truth import GroundTruth
+from geomm.sample._synthetic_world import CLASSES, S2_BANDS
 
 __all__ = ["GroundTruth", "SyntheticConfig", "generate_synthetic_region"]
 
@@ -89,29 +93,18 @@ class SyntheticConfig:
     """Bright point targets, alternately west and east of the zone boundary."""
 
     def __post_init__(self) -> None:
-        b = tuple(self.bounds)
-        if len(b) != 4 or not all(isinstance(v, int | float) and np.isfinite(v) for v in b):
-            raise SampleDataError(
-                f"bounds must be 4 finite numbers (W, S, E, N), got {self.bounds!r}"
-            )
-        w, s, e, n = (float(v) for v in b)
-        if not (-180 <= w < e <= 180 and -80 <= s < n <= 84):
-            raise SampleDataError(
-                f"bounds {b} must satisfy -180 <= W < E <= 180 and -80 <= S < N <= 84 (UTM)"
-            )
-        if e - w > 2.0 or n - s > 2.0:
-            raise SampleDataError(f"bounds {b} span more than 2 degrees; use a smaller region")
-        zw, ze = utm_zone(w), utm_zone(e - 1e-9)
-        lon_b = -180.0 + 6.0 * zw
-        if ze != zw + 1 or lon_b - w < 0.01 or e - lon_b < 0.01:
-            raise SampleDataError(
-                f"bounds {b} must straddle one UTM zone boundary (a multiple of 6 degrees, at "
-                "least 0.01 degrees inside), e.g. (11.95, 48.00, 12.05, 48.05) across 12 E"
-            )
-        if (n > 56 and s < 64 and w < 12 and e > 3) or n > 72:
-            raise SampleDataError(f"bounds {b} touch the irregular UTM zones of Norway/Svalbard")
+        _check_bounds(self.bounds)
         if not isinstance(self.seed, int) or self.seed < 0:
             raise SampleDataError(f"seed must be an int >= 0, got {self.seed!r}")
+        self._check_dates()
+        if not 50.0 <= float(self.parcel_size_m) <= 5000.0:
+            raise SampleDataError(f"parcel_size_m must be in [50, 5000], got {self.parcel_size_m}")
+        if not isinstance(self.n_point_targets, int) or not 0 <= self.n_point_targets <= 50:
+            raise SampleDataError(
+                f"n_point_targets must be an int in [0, 50], got {self.n_point_targets}"
+            )
+
+    def _check_dates(self) -> None:
         s2 = [self._date("s2_dates", t) for t in self.s2_dates]
         s1 = [self._date("s1_dates", t) for t in self.s1_dates]
         if not s2 or not s1:
@@ -131,12 +124,6 @@ class SyntheticConfig:
                 f"cloudy_dates must be distinct indices into s2_dates (0..{len(s2) - 1}), "
                 f"got {self.cloudy_dates}"
             )
-        if not 50.0 <= float(self.parcel_size_m) <= 5000.0:
-            raise SampleDataError(f"parcel_size_m must be in [50, 5000], got {self.parcel_size_m}")
-        if not isinstance(self.n_point_targets, int) or not 0 <= self.n_point_targets <= 50:
-            raise SampleDataError(
-                f"n_point_targets must be an int in [0, 50], got {self.n_point_targets}"
-            )
 
     @staticmethod
     def _date(name: str, ts: str) -> datetime:
@@ -146,9 +133,33 @@ class SyntheticConfig:
             raise SampleDataError(
                 f"{name}: {ts!r} is not ISO 8601, e.g. '2024-06-03T10:20:31Z'"
             ) from e
-        if dt.utcoffset() is None or dt.utcoffset().total_seconds() != 0:
+        offset = dt.utcoffset()
+        if offset is None or offset.total_seconds() != 0:
             raise SampleDataError(f"{name}: {ts!r} must be UTC, ending in 'Z'")
         return dt
+
+
+def _check_bounds(bounds: tuple[float, float, float, float]) -> None:
+    """Refuse a region that is not a small lon/lat box across one regular UTM zone boundary."""
+    b = tuple(bounds)
+    if len(b) != 4 or not all(isinstance(v, int | float) and np.isfinite(v) for v in b):
+        raise SampleDataError(f"bounds must be 4 finite numbers (W, S, E, N), got {bounds!r}")
+    w, s, e, n = (float(v) for v in b)
+    if not (-180 <= w < e <= 180 and -80 <= s < n <= 84):
+        raise SampleDataError(
+            f"bounds {b} must satisfy -180 <= W < E <= 180 and -80 <= S < N <= 84 (UTM)"
+        )
+    if e - w > 2.0 or n - s > 2.0:
+        raise SampleDataError(f"bounds {b} span more than 2 degrees; use a smaller region")
+    zw, ze = utm_zone(w), utm_zone(e - 1e-9)
+    lon_b = -180.0 + 6.0 * zw
+    if ze != zw + 1 or lon_b - w < 0.01 or e - lon_b < 0.01:
+        raise SampleDataError(
+            f"bounds {b} must straddle one UTM zone boundary (a multiple of 6 degrees, at "
+            "least 0.01 degrees inside), e.g. (11.95, 48.00, 12.05, 48.05) across 12 E"
+        )
+    if (n > 56 and s < 64 and w < 12 and e > 3) or n > 72:
+        raise SampleDataError(f"bounds {b} touch the irregular UTM zones of Norway/Svalbard")
 
 
 def generate_synthetic_region(
@@ -191,12 +202,28 @@ def generate_synthetic_region(
     return out_dir / "catalog.json"
 
 
+@dataclass(frozen=True)
+class _Written:
+    """The items of one collection, written to disk, and what the truth records of them."""
+
+    items: list[pystac.Item]
+    """The STAC items, in writing order."""
+    index: dict[str, dict[str, Any]]
+    """Item id -> the facts ``params.json`` lists under ``s2_items`` / ``s1_items``."""
+
+
 def _generate(folder: Path, config: SyntheticConfig) -> None:
     layout = build_layout(config)
     world = build_world(config, layout)
     log.info("synthetic region: %d parcels, %d targets", len(world.seeds), len(world.targets))
+    s2 = _write_s2(folder, world, layout)
+    s1 = _write_s1(folder, world, layout, config)
+    _write_truth(folder / "ground_truth", world, layout, config, s2.index, s1.index)
+    _io.build_catalog(folder, s2.items, s1.items)
 
-    s2_items, s2_index = [], {}
+
+def _write_s2(folder: Path, world: GroundTruth, layout: Layout) -> _Written:
+    items, index = [], {}
     for tile in layout.tiles:
         base = s2_base(world, tile)
         geom, bbox = _io.footprint(base.valid[60], tile.grid10.coarsen(6))
@@ -215,18 +242,23 @@ def _generate(folder: Path, config: SyntheticConfig) -> None:
                     categorical=key == "SCL",
                     description=key,
                 )
-            s2_items.append(_io.s2_item(scene, tile, cloud_cover=cover, geometry=geom, bbox=bbox))
-            s2_index[item_id] = {
+            items.append(_io.s2_item(scene, tile, cloud_cover=cover, geometry=geom, bbox=bbox))
+            index[item_id] = {
                 "date_index": scene.index,
                 "mgrs": tile.mgrs,
                 "crs": tile.grid10.crs,
                 "cloudy": scene.cloudy,
             }
         del base
+    return _Written(items=items, index=index)
 
-    s1_items, s1_index, bases = [], {}, {}
+
+def _write_s1(
+    folder: Path, world: GroundTruth, layout: Layout, config: SyntheticConfig
+) -> _Written:
+    items, index, bases = [], {}, {}
     for scene in layout.s1_scenes:
-        if scene.grid not in bases:
+        if scene.grid not in bases:  # scenes of one orbit share a grid and its truth
             bases[scene.grid] = s1_base(world, scene.grid)
         arrays = render_s1(bases[scene.grid], scene, config.speckle, config.seed)
         item_id = _io.s1_item_id(scene)
@@ -241,16 +273,13 @@ def _generate(folder: Path, config: SyntheticConfig) -> None:
                 description=key.upper(),
             )
         geom, bbox = _io.footprint(scene.valid(), scene.grid)
-        s1_items.append(_io.s1_item(scene, geometry=geom, bbox=bbox))
-        s1_index[item_id] = {
+        items.append(_io.s1_item(scene, geometry=geom, bbox=bbox))
+        index[item_id] = {
             "date_index": scene.index,
             "orbit_state": scene.orbit_state,
             "relative_orbit": scene.relative_orbit,
         }
-    del bases
-
-    _write_truth(folder / "ground_truth", world, layout, config, s2_index, s1_index)
-    _io.build_catalog(folder, s2_items, s1_items)
+    return _Written(items=items, index=index)
 
 
 def _write_truth(
@@ -296,6 +325,11 @@ def _write_truth(
         "s1": {"units": "linear", "nodata": -32768, "enl": 4.4, "speckle": config.speckle},
     }
     world.save(folder)
+    (folder / "targets.geojson").write_text(json.dumps(_targets_geojson(world), indent=2) + "\n")
+
+
+def _targets_geojson(world: GroundTruth) -> dict:
+    """The point targets as a GeoJSON FeatureCollection in lon/lat, with their truth."""
     features = [
         {
             "type": "Feature",
@@ -316,6 +350,4 @@ def _write_truth(
         }
         for t in world.targets
     ]
-    (folder / "targets.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": features}, indent=2) + "\n"
-    )
+    return {"type": "FeatureCollection", "features": features}

@@ -174,51 +174,53 @@ def s2_item(
         stac_extensions=[EO, PROJ, RASTER, SAT, GRID, S2_EXT],
     )
     for key in S2_ASSET_ORDER:
-        res = S2_RES[key]
-        g = tile.grid10.coarsen(res // 10)
-        extra: dict[str, Any] = {
-            "gsd": float(res),
-            "proj:shape": [g.height, g.width],
-            "proj:transform": _transform6(g),
-        }
-        if key == "SCL":
-            roles = ["data"]
-            title = "Scene classification map (SCL)"
-            extra["raster:bands"] = [
-                {"nodata": 0, "data_type": "uint8", "spatial_resolution": float(res)}
-            ]
-        else:
-            common, wl, fwhm = S2_BAND_INFO[key][:3]
-            roles = ["data", "reflectance"]
-            title = f"Band {key[1:].lstrip('0')} - {common} - {res}m"
-            extra["eo:bands"] = [
-                {
-                    "name": key,
-                    "common_name": common,
-                    "center_wavelength": wl,
-                    "full_width_half_max": fwhm,
-                }
-            ]
-            extra["raster:bands"] = [
-                {
-                    "nodata": 0,
-                    "data_type": "uint16",
-                    "scale": 0.0001,
-                    "offset": -0.1,
-                    "spatial_resolution": float(res),
-                }
-            ]
-        item.add_asset(
-            key,
-            pystac.Asset(
-                f"./{key}.tif",
-                title=title,
-                media_type=pystac.MediaType.COG,
-                roles=roles,
-                extra_fields=extra,
-            ),
-        )
+        item.add_asset(key, _s2_asset(key, tile))
     return item
+
+
+def _s2_asset(key: str, tile: S2Tile) -> pystac.Asset:
+    """The COG asset ``./<KEY>.tif`` of one band (or SCL), on the tile's grid at its resolution."""
+    res = S2_RES[key]
+    g = tile.grid10.coarsen(res // 10)
+    extra: dict[str, Any] = {
+        "gsd": float(res),
+        "proj:shape": [g.height, g.width],
+        "proj:transform": _transform6(g),
+    }
+    if key == "SCL":
+        roles = ["data"]
+        title = "Scene classification map (SCL)"
+        extra["raster:bands"] = [
+            {"nodata": 0, "data_type": "uint8", "spatial_resolution": float(res)}
+        ]
+    else:
+        common, wl, fwhm = S2_BAND_INFO[key][:3]
+        roles = ["data", "reflectance"]
+        title = f"Band {key[1:].lstrip('0')} - {common} - {res}m"
+        extra["eo:bands"] = [
+            {
+                "name": key,
+                "common_name": common,
+                "center_wavelength": wl,
+                "full_width_half_max": fwhm,
+            }
+        ]
+        extra["raster:bands"] = [
+            {
+                "nodata": 0,
+                "data_type": "uint16",
+                "scale": 0.0001,
+                "offset": -0.1,
+                "spatial_resolution": float(res),
+            }
+        ]
+    return pystac.Asset(
+        f"./{key}.tif",
+        title=title,
+        media_type=pystac.MediaType.COG,
+        roles=roles,
+        extra_fields=extra,
+    )
 
 
 def s1_item(scene: S1Scene, *, geometry: dict[str, Any], bbox: list[float]) -> pystac.Item:

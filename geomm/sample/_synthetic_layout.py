@@ -16,17 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from affine import Affine
+from numpy.typing import ArrayLike
 from pyproj import Transformer
 
 from geomm.errors import SampleDataError
-from geomm.sample._synthetic_world import (
-    CLASS_WEIGHTS,
-    CLASSES,
-    CloudField,
-    GroundTruth,
-    PointTarget,
-    River,
-)
+from geomm.sample._synthetic_truth import GroundTruth
+from geomm.sample._synthetic_world import CLASS_WEIGHTS, CLASSES, CloudField, PointTarget, River
 
 if TYPE_CHECKING:
     from geomm.sample._synthetic import SyntheticConfig
@@ -165,7 +160,7 @@ class S1Scene:
     swath_edge: tuple[float, float] | None
     """(x, y) of a point on the swath edge; pixels west of the edge are nodata."""
 
-    def valid_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def valid_at(self, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         """Tell whether reference-CRS points are inside the swath."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -242,66 +237,97 @@ def build_layout(config: SyntheticConfig) -> Layout:
     south = (s + n) / 2 < 0
     ref, east = utm_crs(zone_w, south), utm_crs(zone_w + 1, south)
     lon_b = -180.0 + 6.0 * zone_w
+    rw = _region_box(config.bounds, ref)
+    tiles = _s2_tiles(config.bounds, zone=zone_w, ref=ref, east=east, boundary_lon=lon_b)
+    s2 = tuple(_s2_scene(i, ts, config) for i, ts in enumerate(config.s2_dates))
+    s1 = tuple(_s1_scene(i, ts, config, ref=ref, region=rw) for i, ts in enumerate(config.s1_dates))
+    tx0, ty1 = _floor(rw[0], 10.0), _ceil(rw[3], 10.0)
+    truth = Grid(ref, tx0, ty1, 10.0, math.ceil((rw[2] - tx0) / 10), math.ceil((ty1 - rw[1]) / 10))
+    return Layout(ref, east, lon_b, rw, tiles, s2, s1, truth)
+
+
+def _region_box(
+    bounds: tuple[float, float, float, float], crs: str
+) -> tuple[float, float, float, float]:
+    """Bounding box in ``crs`` of the lon/lat region, from 41 points along each edge."""
+    w, s, e, n = bounds
     lats = np.linspace(s, n, 41)
     lons = np.linspace(w, e, 41)
     ring_lon = np.concatenate([lons, np.full(41, e), lons[::-1], np.full(41, w)])
     ring_lat = np.concatenate([np.full(41, s), lats, np.full(41, n), lats[::-1]])
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(ring_lon, ring_lat)
+    return float(np.min(x)), float(np.min(y)), float(np.max(x)), float(np.max(y))
 
-    def box(crs: str) -> tuple[float, float, float, float]:
-        x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(ring_lon, ring_lat)
-        return float(np.min(x)), float(np.min(y)), float(np.max(x)), float(np.max(y))
 
+def _s2_tiles(
+    bounds: tuple[float, float, float, float],
+    *,
+    zone: int,
+    ref: str,
+    east: str,
+    boundary_lon: float,
+) -> tuple[S2Tile, S2Tile]:
+    """The west tile (zone ``zone``) and the east tile with the swath edge, overlapping."""
+    w, s, e, n = bounds
+    lats = np.linspace(s, n, 41)
     to_w = Transformer.from_crs("EPSG:4326", ref, always_xy=True)
     to_e = Transformer.from_crs("EPSG:4326", east, always_xy=True)
-    mx_w, _ = to_w.transform(np.full(41, lon_b), lats)
-    mx_e, _ = to_e.transform(np.full(41, lon_b), lats)
-    rw, re_ = box(ref), box(east)
+    mx_w, _ = to_w.transform(np.full(41, boundary_lon), lats)
+    mx_e, _ = to_e.transform(np.full(41, boundary_lon), lats)
+    rw, re_ = _region_box(bounds, ref), _region_box(bounds, east)
 
-    def tile(crs: str, zone: int, x0: float, x1: float, b: tuple, swath: bool) -> S2Tile:
+    def tile(crs: str, utm: int, x0: float, x1: float, b: tuple, swath: bool) -> S2Tile:
         gx0, gx1 = _floor(x0, 60.0), _ceil(x1, 60.0)
         gy0, gy1 = _floor(b[1], 60.0), _ceil(b[3], 60.0)
         g = Grid(crs, gx0, gy1, 10.0, round((gx1 - gx0) / 10), round((gy1 - gy0) / 10))
-        return S2Tile(mgrs_name(zone, (gx0 + gx1) / 2, (gy0 + gy1) / 2, (s + n) / 2), g, swath)
+        return S2Tile(mgrs_name(utm, (gx0 + gx1) / 2, (gy0 + gy1) / 2, (s + n) / 2), g, swath)
 
-    tw = tile(ref, zone_w, rw[0], float(np.max(mx_w)) + OVERLAP_HALF_M, rw, False)
-    te = tile(east, zone_w + 1, float(np.min(mx_e)) - OVERLAP_HALF_M, re_[2], re_, True)
+    tw = tile(ref, zone, rw[0], float(np.max(mx_w)) + OVERLAP_HALF_M, rw, False)
+    te = tile(east, zone + 1, float(np.min(mx_e)) - OVERLAP_HALF_M, re_[2], re_, True)
+    return tw, te
 
-    s2 = []
-    for i, ts in enumerate(config.s2_dates):
-        dt = _parse(ts)
-        # S2A and S2B fly 180 deg apart on a 10-day cycle: the rule below makes
-        # 2024-06-03 an S2A day, and days 5 apart alternate platforms.
-        days = (dt.date() - datetime(2024, 6, 3).date()).days
-        platform = "sentinel-2a" if (days // 5) % 2 == 0 else "sentinel-2b"
-        s2.append(S2Scene(i, dt, platform, config.clouds and i in config.cloudy_dates))
 
-    s1 = []
+def _s2_scene(index: int, ts: str, config: SyntheticConfig) -> S2Scene:
+    dt = _parse(ts)
+    # S2A and S2B fly 180 deg apart on a 10-day cycle: the rule below makes
+    # 2024-06-03 an S2A day, and days 5 apart alternate platforms.
+    days = (dt.date() - datetime(2024, 6, 3).date()).days
+    platform = "sentinel-2a" if (days // 5) % 2 == 0 else "sentinel-2b"
+    return S2Scene(index, dt, platform, config.clouds and index in config.cloudy_dates)
+
+
+def _s1_scene(
+    index: int,
+    ts: str,
+    config: SyntheticConfig,
+    *,
+    ref: str,
+    region: tuple[float, float, float, float],
+) -> S1Scene:
+    """One Sentinel-1 scene over ``region`` (reference CRS); the second has a swath edge."""
+    w, _, e, _ = config.bounds
+    rw = region
     lon_c = (w + e) / 2
-    for i, ts in enumerate(config.s1_dates):
-        dt = _parse(ts)
-        solar = (dt.hour + dt.minute / 60 + lon_c / 15.0) % 24
-        state = "descending" if solar < 12 else "ascending"
-        rel, (ox, oy) = S1_ORBITS[state]
-        gx0 = _floor(rw[0], 10.0) - 20.0 + ox
-        gy0 = _ceil(rw[3], 10.0) + 20.0 - oy
-        wdt = math.ceil((rw[2] + 20.0 - gx0) / 10.0)
-        hgt = math.ceil((gy0 - (rw[1] - 20.0)) / 10.0)
-        grid = Grid(ref, gx0, gy0, 10.0, wdt, hgt)
-        # S1A: relative = (absolute - 73) % 175 + 1; ~175 orbits per 12 days
-        t_days = (dt - _parse("2024-06-01T00:00:00Z")).total_seconds() / 86400.0
-        est = 54000 + round(t_days * 175 / 12)
-        absolute = min(
-            (a for a in range(est - 200, est + 200) if (a - 73) % 175 + 1 == rel),
-            key=lambda a: abs(a - est),
-        )
-        edge = None
-        if i == 1 % len(config.s1_dates):
-            edge = (rw[0] + 0.18 * (rw[2] - rw[0]), (rw[1] + rw[3]) / 2)
-        s1.append(S1Scene(i, dt, state, rel, absolute, grid, edge))
-
-    tx0, ty1 = _floor(rw[0], 10.0), _ceil(rw[3], 10.0)
-    truth = Grid(ref, tx0, ty1, 10.0, math.ceil((rw[2] - tx0) / 10), math.ceil((ty1 - rw[1]) / 10))
-    return Layout(ref, east, lon_b, rw, (tw, te), tuple(s2), tuple(s1), truth)
+    dt = _parse(ts)
+    solar = (dt.hour + dt.minute / 60 + lon_c / 15.0) % 24
+    state = "descending" if solar < 12 else "ascending"
+    rel, (ox, oy) = S1_ORBITS[state]
+    gx0 = _floor(rw[0], 10.0) - 20.0 + ox
+    gy0 = _ceil(rw[3], 10.0) + 20.0 - oy
+    wdt = math.ceil((rw[2] + 20.0 - gx0) / 10.0)
+    hgt = math.ceil((gy0 - (rw[1] - 20.0)) / 10.0)
+    grid = Grid(ref, gx0, gy0, 10.0, wdt, hgt)
+    # S1A: relative = (absolute - 73) % 175 + 1; ~175 orbits per 12 days
+    t_days = (dt - _parse("2024-06-01T00:00:00Z")).total_seconds() / 86400.0
+    est = 54000 + round(t_days * 175 / 12)
+    absolute = min(
+        (a for a in range(est - 200, est + 200) if (a - 73) % 175 + 1 == rel),
+        key=lambda a: abs(a - est),
+    )
+    edge = None
+    if index == 1 % len(config.s1_dates):
+        edge = (rw[0] + 0.18 * (rw[2] - rw[0]), (rw[1] + rw[3]) / 2)
+    return S1Scene(index, dt, state, rel, absolute, grid, edge)
 
 
 def build_world(config: SyntheticConfig, layout: Layout) -> GroundTruth:

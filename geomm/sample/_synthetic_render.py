@@ -23,12 +23,12 @@ import numpy as np
 from pyproj import Transformer
 
 from geomm.sample._synthetic_layout import S1_ENL, Grid, S1Scene, S2Tile
+from geomm.sample._synthetic_truth import GroundTruth
 from geomm.sample._synthetic_world import (
     CLOUD_REFLECTANCE,
     S2_BANDS,
     WATER_ID,
     CloudField,
-    GroundTruth,
     class_table,
 )
 

@@ -10,33 +10,29 @@ UTM zone of the region's west edge, extended east across the zone boundary):
   lattice, thresholded; shadows are the cloud field shifted by a fixed
   sun-geometry offset.
 
-:class:`GroundTruth` holds these and is saved next to the catalog
-(``ground_truth/``), so later stages test against the very same truth.
+:class:`~geomm.sample._synthetic_truth.GroundTruth` holds these and is saved
+next to the catalog (``ground_truth/``), so later stages test against the
+very same truth; each record here says how it is written to and read from
+``params.json`` (``to_json`` / ``from_json``).
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pyproj import CRS, Transformer
 from scipy.ndimage import map_coordinates
-from scipy.spatial import cKDTree
 
 from geomm.errors import SampleDataError
-from geomm.stac._profiles import S2_BANDS  # the 12 canonical bands, CROMA order
+from geomm.stac import S2_BANDS  # the 12 canonical bands, CROMA order
 
 __all__ = [
     "CLASSES",
     "CLOUD_REFLECTANCE",
     "S2_BANDS",
     "CloudField",
-    "GroundTruth",
     "LandCoverClass",
     "PointTarget",
     "River",
@@ -64,6 +60,27 @@ class LandCoverClass:
                 f"class {self.name!r}: {len(self.reflectance)} reflectances, need "
                 f"{len(S2_BANDS)} (one per band of {S2_BANDS})"
             )
+
+    def to_json(self) -> dict[str, Any]:
+        """The class as ``params.json`` lists it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scl": self.scl,
+            "reflectance": list(self.reflectance),
+            "gamma0_db": {"vv": self.gamma0_db[0], "vh": self.gamma0_db[1]},
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> LandCoverClass:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            doc["id"],
+            doc["name"],
+            doc["scl"],
+            tuple(doc["reflectance"]),
+            (doc["gamma0_db"]["vv"], doc["gamma0_db"]["vh"]),
+        )
 
 
 # Surface reflectance in band order B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B11 B12
@@ -151,6 +168,27 @@ class River:
             sum(2.0 * np.pi * a / w for a, w in zip(self.amplitudes, self.wavelengths, strict=True))
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """The river as ``params.json`` holds it."""
+        return {
+            "y0": self.y0,
+            "amplitudes": list(self.amplitudes),
+            "wavelengths": list(self.wavelengths),
+            "phases": list(self.phases),
+            "width": self.width,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> River:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            y0=doc["y0"],
+            amplitudes=tuple(doc["amplitudes"]),
+            wavelengths=tuple(doc["wavelengths"]),
+            phases=tuple(doc["phases"]),
+            width=doc["width"],
+        )
+
 
 @dataclass(frozen=True)
 class PointTarget:
@@ -176,6 +214,37 @@ class PointTarget:
     """Standard deviation of the Gaussian spot."""
     radius_m: float = 30.0
     """The spot is exactly zero farther than this from the target."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The target as ``params.json`` lists it."""
+        return {
+            "id": self.id,
+            "lon": self.lon,
+            "lat": self.lat,
+            "x": self.x,
+            "y": self.y,
+            "class_id": self.class_id,
+            "s1_peak_linear": list(self.s1_peak_linear),
+            "s2_peak_reflectance": self.s2_peak_reflectance,
+            "sigma_m": self.sigma_m,
+            "radius_m": self.radius_m,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> PointTarget:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            doc["id"],
+            doc["lon"],
+            doc["lat"],
+            doc["x"],
+            doc["y"],
+            doc["class_id"],
+            tuple(doc["s1_peak_linear"]),
+            doc["s2_peak_reflectance"],
+            doc["sigma_m"],
+            doc["radius_m"],
+        )
 
 
 @dataclass(frozen=True)
@@ -236,343 +305,32 @@ class CloudField:
         """Factor on :data:`CLOUD_REFLECTANCE`: thin cloud 0.85, thick cloud 1."""
         return 0.85 + 0.3 * np.clip(density, 0.0, 0.5)
 
-
-@dataclass
-class GroundTruth:
-    """The truth behind a synthetic region, as exact functions of position.
-
-    Build it with :meth:`load` from a generated catalog folder. Coordinates
-    may be given in any CRS (anything :class:`pyproj.CRS` accepts); they are
-    transformed to :attr:`ref_crs`, where the truth is defined.
-    """
-
-    ref_crs: str
-    """The reference CRS, e.g. ``"EPSG:32632"`` (extended east of its zone)."""
-    classes: tuple[LandCoverClass, ...]
-    """The class table."""
-    seeds: np.ndarray
-    """Parcel seed points (n, 2) in the reference CRS."""
-    seed_class: np.ndarray
-    """Class id of each parcel seed (n,)."""
-    river: River | None
-    """The river, or None."""
-    targets: tuple[PointTarget, ...]
-    """Point targets."""
-    clouds: CloudField | None
-    """Cloud fields of the cloudy dates, or None when the region is cloud-free."""
-    meta: dict[str, Any] = field(default_factory=dict)
-    """Everything else saved in ``params.json`` (config, grids, dates)."""
-    _tree: cKDTree = field(init=False, repr=False)
-    _transformers: dict[str, Transformer | None] = field(
-        init=False, repr=False, default_factory=dict
-    )
-
-    def __post_init__(self) -> None:
-        self.seeds = np.ascontiguousarray(self.seeds, dtype=np.float64)
-        self.seed_class = np.asarray(self.seed_class, dtype=np.uint8)
-        if len(self.seeds) < 2:
-            raise SampleDataError(f"ground truth needs >= 2 parcel seeds, got {len(self.seeds)}")
-        self._tree = cKDTree(self.seeds)
-
-    # --- land cover -------------------------------------------------------
-    @property
-    def class_ids(self) -> np.ndarray:
-        """Class ids in table order."""
-        return np.array([c.id for c in self.classes], dtype=np.uint8)
-
-    def _class(self, class_id: int) -> LandCoverClass:
-        for c in self.classes:
-            if c.id == int(class_id):
-                return c
-        raise SampleDataError(f"no class with id {class_id}; ids are {list(self.class_ids)}")
-
-    def reflectance(self, class_id: int) -> np.ndarray:
-        """Surface reflectance of a class, 12 bands in :data:`S2_BANDS` order."""
-        return np.array(self._class(class_id).reflectance, dtype=np.float64)
-
-    def gamma0_db(self, class_id: int) -> np.ndarray:
-        """gamma0 (VV, VH) of a class in dB."""
-        return np.array(self._class(class_id).gamma0_db, dtype=np.float64)
-
-    def gamma0_linear(self, class_id: int) -> np.ndarray:
-        """gamma0 (VV, VH) of a class in linear power."""
-        return 10.0 ** (self.gamma0_db(class_id) / 10.0)
-
-    def _transformer(self, crs: Any) -> Transformer | None:
-        key = crs if isinstance(crs, str) else CRS.from_user_input(crs).to_wkt()
-        if key not in self._transformers:
-            src = CRS.from_user_input(crs)
-            same = src == CRS.from_user_input(self.ref_crs)
-            self._transformers[key] = (
-                None if same else Transformer.from_crs(src, self.ref_crs, always_xy=True)
-            )
-        return self._transformers[key]
-
-    def is_ref(self, crs: Any) -> bool:
-        """Whether ``crs`` is the reference CRS."""
-        return self._transformer(crs) is None
-
-    def to_ref(self, x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Transform points from ``crs`` to the reference CRS."""
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        tr = self._transformer(crs)
-        if tr is None:
-            return x, y
-        x, y = (np.array(a, dtype=np.float64, order="C") for a in np.broadcast_arrays(x, y))
-        xr, yr = tr.transform(x, y)
-        return (
-            np.asarray(xr, dtype=np.float64).reshape(x.shape),
-            np.asarray(yr, dtype=np.float64).reshape(y.shape),
-        )
-
-    def classes_at_ref(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Class id at points given in the reference CRS."""
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        shape = np.broadcast(x, y).shape
-        xb, yb = np.broadcast_to(x, shape).ravel(), np.broadcast_to(y, shape).ravel()
-        if xb.size == 0:
-            return np.zeros(shape, dtype=np.uint8)
-        _, idx = self._tree.query(np.column_stack([xb, yb]), k=1, workers=-1)
-        out = self.seed_class[idx]
-        if self.river is not None:
-            out[self.river.signed_gap(xb, yb) < 0] = WATER_ID
-        return out.reshape(shape)
-
-    def classes_at(self, x: np.ndarray, y: np.ndarray, crs: Any = None) -> np.ndarray:
-        """Exact class id at arbitrary points given in ``crs`` (default: the reference CRS)."""
-        xr, yr = self.to_ref(x, y, self.ref_crs if crs is None else crs)
-        return self.classes_at_ref(xr, yr)
-
-    def nearest_seeds(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Distances to and indices of the two nearest parcel seeds (reference CRS)."""
-        return self._tree.query(np.column_stack([np.ravel(x), np.ravel(y)]), k=2, workers=-1)
-
-    def border_distance_bound(self, x: float, y: float) -> float:
-        """Bound from below the distance from a reference-CRS point to any class border."""
-        p = np.array([x, y], dtype=np.float64)
-        d, idx = self._tree.query(p, k=min(64, len(self.seeds)))
-        si = self.seeds[idx[0]]
-        best = math.inf
-        for j in idx[1:]:
-            sj = self.seeds[j]
-            n = sj - si
-            # distance from p to the bisector of si and sj (p is on si's side)
-            best = min(best, float(np.dot(sj + si - 2 * p, n) / (2 * np.linalg.norm(n))))
-        # seeds beyond the k nearest have bisectors at least (d_k - d_0) / 2 away
-        best = min(best, float(d[-1] - d[0]) / 2.0)
-        if self.river is not None:
-            xs = np.arange(x - 2000.0, x + 2000.0, 0.5)
-            ys = self.river.center(xs)
-            # sampled every 0.5 m: the true distance is at most ~0.5 m smaller
-            gap = float(np.min(np.hypot(xs - x, ys - y))) - self.river.width / 2.0
-            best = min(best, abs(gap) - 0.5, 2000.0)
-        return best
-
-    # --- point targets ----------------------------------------------------
-    @property
-    def point_targets(self) -> list[tuple[float, float]]:
-        """Point-target positions as (lon, lat)."""
-        return [(t.lon, t.lat) for t in self.targets]
-
-    @property
-    def point_targets_ref(self) -> list[tuple[float, float]]:
-        """Point-target positions as (x, y) in the reference CRS."""
-        return [(t.x, t.y) for t in self.targets]
-
-    def target_profiles_ref(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Unit-peak spot of every target at reference-CRS points, shape (n_targets, *x.shape)."""
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        shape = np.broadcast(x, y).shape
-        out = np.zeros((len(self.targets), *shape), dtype=np.float64)
-        for i, t in enumerate(self.targets):
-            r2 = (x - t.x) ** 2 + (y - t.y) ** 2
-            out[i] = np.where(r2 <= t.radius_m**2, np.exp(-r2 / (2.0 * t.sigma_m**2)), 0.0)
-        return out
-
-    # --- clouds -----------------------------------------------------------
-    def cloud_density(self, date_index: int, x: np.ndarray, y: np.ndarray, crs: Any) -> np.ndarray:
-        """Cloud density (> 0 cloud) of S2 date ``date_index`` at points in ``crs``."""
-        xr, yr = self.to_ref(x, y, crs)
-        if self.clouds is None:
-            return np.full(xr.shape, -1.0)
-        return self.clouds.density(date_index, xr, yr)
-
-    def cloud_state(self, date_index: int, x: np.ndarray, y: np.ndarray, crs: Any) -> np.ndarray:
-        """Give the true cloud state (0 clear, 3 shadow, 8/9 cloud) of S2 date ``date_index``.
-
-        The generator evaluates it at the centre of every 20 m pixel; SCL and
-        all bands of that pixel (and its four 10 m pixels) follow it.
-        """
-        xr, yr = self.to_ref(x, y, crs)
-        if self.clouds is None:
-            return np.zeros(xr.shape, dtype=np.uint8)
-        return self.clouds.state(date_index, xr, yr)
-
-    # --- persistence ------------------------------------------------------
-    def save(self, folder: Path) -> None:
-        """Write ``params.json``, ``parcels.npy`` and ``clouds.npy`` into ``folder``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        parcels = np.column_stack([self.seeds, self.seed_class.astype(np.float64)])
-        np.save(folder / "parcels.npy", parcels, allow_pickle=False)
-        doc: dict[str, Any] = {
-            "generator": "geomm.sample._synthetic",
-            "format_version": 1,
-            "ref_crs": self.ref_crs,
-            "bands": list(S2_BANDS),
-            "classes": [
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "scl": c.scl,
-                    "reflectance": list(c.reflectance),
-                    "gamma0_db": {"vv": c.gamma0_db[0], "vh": c.gamma0_db[1]},
-                }
-                for c in self.classes
-            ],
-            "parcels": {
-                "file": "parcels.npy",
-                "columns": ["x", "y", "class_id"],
-                "count": len(self.seeds),
-            },
-            "river": None
-            if self.river is None
-            else {
-                "y0": self.river.y0,
-                "amplitudes": list(self.river.amplitudes),
-                "wavelengths": list(self.river.wavelengths),
-                "phases": list(self.river.phases),
-                "width": self.river.width,
-            },
-            "targets": [
-                {
-                    "id": t.id,
-                    "lon": t.lon,
-                    "lat": t.lat,
-                    "x": t.x,
-                    "y": t.y,
-                    "class_id": t.class_id,
-                    "s1_peak_linear": list(t.s1_peak_linear),
-                    "s2_peak_reflectance": t.s2_peak_reflectance,
-                    "sigma_m": t.sigma_m,
-                    "radius_m": t.radius_m,
-                }
-                for t in self.targets
-            ],
-            "clouds": None,
-            **self.meta,
+    def to_json(self, file: str) -> dict[str, Any]:
+        """The fields as ``params.json`` holds them; the lattices go to ``file`` (``.npy``)."""
+        return {
+            "file": file,
+            "dates": list(self.dates),
+            "origin": list(self.origin),
+            "spacing": self.spacing,
+            "threshold": self.threshold,
+            "scale": self.scale,
+            "shadow_offset": list(self.shadow_offset),
+            "shadow_factor": self.shadow_factor,
+            "reflectance": list(CLOUD_REFLECTANCE),
         }
-        if self.clouds is not None:
-            c = self.clouds
-            np.save(folder / "clouds.npy", c.lattices, allow_pickle=False)
-            doc["clouds"] = {
-                "file": "clouds.npy",
-                "dates": list(c.dates),
-                "origin": list(c.origin),
-                "spacing": c.spacing,
-                "threshold": c.threshold,
-                "scale": c.scale,
-                "shadow_offset": list(c.shadow_offset),
-                "shadow_factor": c.shadow_factor,
-                "reflectance": list(CLOUD_REFLECTANCE),
-            }
-        (folder / "params.json").write_text(json.dumps(doc, indent=2) + "\n")
 
     @classmethod
-    def load(cls, catalog_dir: str | Path) -> GroundTruth:
-        """Load the truth saved by :func:`generate_synthetic_region`.
-
-        Args:
-            catalog_dir: the generated folder (or its ``catalog.json``).
-
-        Raises:
-            SampleDataError: the folder holds no readable ground truth.
-
-        """
-        catalog_dir = Path(catalog_dir)
-        if catalog_dir.name == "catalog.json":
-            catalog_dir = catalog_dir.parent
-        folder = catalog_dir / "ground_truth"
-        try:
-            doc = json.loads((folder / "params.json").read_text())
-            parcels = np.load(folder / doc["parcels"]["file"], allow_pickle=False)
-            clouds = None
-            if doc.get("clouds"):
-                c = doc["clouds"]
-                clouds = CloudField(
-                    dates=tuple(c["dates"]),
-                    lattices=np.load(folder / c["file"], allow_pickle=False),
-                    origin=tuple(c["origin"]),
-                    spacing=c["spacing"],
-                    threshold=c["threshold"],
-                    scale=c["scale"],
-                    shadow_offset=tuple(c["shadow_offset"]),
-                    shadow_factor=c["shadow_factor"],
-                )
-            r = doc.get("river")
-            river = (
-                None
-                if r is None
-                else River(
-                    y0=r["y0"],
-                    amplitudes=tuple(r["amplitudes"]),
-                    wavelengths=tuple(r["wavelengths"]),
-                    phases=tuple(r["phases"]),
-                    width=r["width"],
-                )
-            )
-            classes = tuple(
-                LandCoverClass(
-                    c["id"],
-                    c["name"],
-                    c["scl"],
-                    tuple(c["reflectance"]),
-                    (c["gamma0_db"]["vv"], c["gamma0_db"]["vh"]),
-                )
-                for c in doc["classes"]
-            )
-            targets = tuple(
-                PointTarget(
-                    t["id"],
-                    t["lon"],
-                    t["lat"],
-                    t["x"],
-                    t["y"],
-                    t["class_id"],
-                    tuple(t["s1_peak_linear"]),
-                    t["s2_peak_reflectance"],
-                    t["sigma_m"],
-                    t["radius_m"],
-                )
-                for t in doc["targets"]
-            )
-        except (OSError, KeyError, TypeError, ValueError) as e:
-            raise SampleDataError(
-                f"no readable synthetic ground truth in {folder} ({e}); regenerate the region "
-                "with geomm.sample.generate_synthetic_region"
-            ) from e
-        known = {
-            "generator",
-            "format_version",
-            "ref_crs",
-            "bands",
-            "classes",
-            "parcels",
-            "river",
-            "targets",
-            "clouds",
-        }
+    def from_json(cls, doc: Mapping[str, Any], lattices: np.ndarray) -> CloudField:
+        """Inverse of :meth:`to_json`, given the lattices read from ``doc["file"]``."""
         return cls(
-            ref_crs=doc["ref_crs"],
-            classes=classes,
-            seeds=parcels[:, :2],
-            seed_class=parcels[:, 2].astype(np.uint8),
-            river=river,
-            targets=targets,
-            clouds=clouds,
-            meta={k: v for k, v in doc.items() if k not in known},
+            dates=tuple(doc["dates"]),
+            lattices=lattices,
+            origin=tuple(doc["origin"]),
+            spacing=doc["spacing"],
+            threshold=doc["threshold"],
+            scale=doc["scale"],
+            shadow_offset=tuple(doc["shadow_offset"]),
+            shadow_factor=doc["shadow_factor"],
         )
 
 

@@ -1,8 +1,10 @@
-"""Resolve what the user typed after ``--catalog`` into something searchable.
+"""Resolve a ``catalog`` argument into something searchable.
 
-``planetary-computer`` / ``pc``, ``earth-search``, ``cdse``, ``sample``, a
-STAC API URL, a local ``catalog.json`` / ``collection.json`` (or a folder
-holding one), or a profile ``.toml`` all become a :class:`CatalogSource`.
+``planetary-computer`` / ``pc``, ``earth-search``, ``cdse``, a STAC API URL,
+a local ``catalog.json`` / ``collection.json`` (or a folder holding one), a
+profile ``.toml``, or the name of a catalog another package provides
+(``sample``, see :mod:`geomm.stac._registry`) all become a
+:class:`CatalogSource`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geomm._redact import redact_text, redact_url
-from geomm.errors import CatalogError
-from geomm.stac._profiles import Profile, list_profiles, load_profile
+from geomm.errors import CatalogError, GeommError
+from geomm.stac._profile_files import list_profiles, load_profile
+from geomm.stac._profiles import Profile
+from geomm.stac._registry import (
+    ENTRY_POINT_GROUP,
+    CatalogResolver,
+    catalog_resolver,
+    registered_catalogs,
+)
 
-__all__ = ["CatalogSource", "resolve_catalog"]
+__all__ = ["PROFILE_KEY", "CatalogSource", "resolve_catalog"]
 
 PROFILE_KEY = "geomm:profile"
 """Root-catalog field through which a static catalog names its profile."""
@@ -46,6 +55,10 @@ class CatalogSource:
 def resolve_catalog(spec: str | Path | CatalogSource) -> CatalogSource:
     """Turn a provider name, URL or path into a :class:`CatalogSource`.
 
+    The name of a catalog another package provides (``sample``; see
+    :func:`geomm.stac.register_catalog`) resolves to the path its resolver
+    returns, with the profile of the same name when there is one.
+
     Raises:
         CatalogError: the spec is none of the accepted forms.
     """
@@ -53,7 +66,7 @@ def resolve_catalog(spec: str | Path | CatalogSource) -> CatalogSource:
         return spec
     text = str(spec).strip()
     if not text:
-        raise CatalogError("--catalog is empty; name a provider, a STAC API URL or a path")
+        raise CatalogError("catalog is empty; name a provider, a STAC API URL or a path")
     if text.startswith(("http://", "https://")):
         return CatalogSource(profile=_profile_for_url(text), url=text.rstrip("/"))
     path = Path(text).expanduser()
@@ -64,28 +77,52 @@ def resolve_catalog(spec: str | Path | CatalogSource) -> CatalogSource:
     try:
         profile = load_profile(text)
     except CatalogError:
-        raise CatalogError(
-            f"unknown catalog {redact_text(text)!r}: not a provider ({', '.join(_names())}), "
-            "not an http(s) STAC API URL, and no such file or folder"
-        ) from None
+        resolver = catalog_resolver(text)
+        if resolver is None:
+            raise CatalogError(
+                f"unknown catalog {redact_text(text)!r}: not a provider ({', '.join(_names())}), "
+                "not an http(s) STAC API URL, and no such file or folder"
+            ) from None
+        return _static(_resolved(text, resolver))
     return _from_profile(profile)
 
 
 def _names() -> list[str]:
-    return [n for n in list_profiles() if n != "generic"]
+    profiles = {n for n in list_profiles() if n != "generic"}
+    return sorted(profiles | set(registered_catalogs()))
 
 
 def _from_profile(profile: Profile) -> CatalogSource:
     if profile.url:
         return CatalogSource(profile=profile, url=profile.url)
-    if profile.path == "sample":
-        from geomm.sample import sample_catalog  # builds the synthetic part on first use
-
-        return CatalogSource(profile=profile, path=sample_catalog())
+    resolver = catalog_resolver(profile.name)
+    if resolver is not None:  # a package provides it (the sample: geomm.sample builds it)
+        return CatalogSource(profile=profile, path=_resolved(profile.name, resolver))
     if profile.path:
         base = Path(profile.source).parent
         return CatalogSource(profile=profile, path=_catalog_file(base / profile.path))
-    raise CatalogError(f"profile {profile.name!r} names neither a url nor a path")
+    raise CatalogError(
+        f"profile {profile.name!r} names neither a url nor a path, and no installed package "
+        f"provides a catalog of that name (entry-point group {ENTRY_POINT_GROUP})"
+    )
+
+
+def _resolved(name: str, resolver: CatalogResolver) -> Path:
+    """The catalog file a registered resolver points at, checked like a user's path.
+
+    A resolver's own errors (the sample's :class:`~geomm.errors.SampleDataError`)
+    pass through; anything else it raises is a fault of the providing package,
+    reported as a :class:`CatalogError` that names the catalog.
+    """
+    try:
+        where = resolver()
+    except GeommError:
+        raise
+    except Exception as e:
+        raise CatalogError(
+            f"the package providing catalog {name!r} failed to resolve it: {type(e).__name__}: {e}"
+        ) from e
+    return _catalog_file(Path(where))
 
 
 def _profile_for_url(url: str) -> Profile:

@@ -6,21 +6,19 @@ canonical radiometry (ARCHITECTURE.md): Sentinel-2 surface reflectance x
 10000 with the processing-baseline 04.00 offset removed exactly once, and
 Sentinel-1 backscatter whose units (linear power, dB or raw DN) are known.
 Adding a provider means adding a file; nothing here names a provider.
+The files are read by :mod:`geomm.stac._profile_files`.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import pystac
 
-from geomm._resources import catalogs_dir
 from geomm.errors import CatalogError, NotGeocodedError, ProfileError
 from geomm.stac._hrefs import asset_href
 from geomm.stac._storage import s3_read_options, user_s3_endpoints
@@ -32,8 +30,7 @@ __all__ = [
     "CollectionRule",
     "ItemBands",
     "Profile",
-    "list_profiles",
-    "load_profile",
+    "processing_baseline",
 ]
 
 S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
@@ -170,7 +167,9 @@ class Profile:
     url: str | None = None
     """STAC API root, for API providers."""
     path: str | None = None
-    """Static catalog location, for local providers (``sample`` is special)."""
+    """Static catalog location, relative to the profile file, for local providers.
+    A catalog that a package builds instead (the bundled sample) is registered
+    under the profile's name (:func:`geomm.stac.register_catalog`) and needs none."""
     aliases: tuple[str, ...] = ()
     signing: str = "none"
     """``none`` or ``planetary-computer`` (SAS tokens via the planetary-computer package)."""
@@ -188,7 +187,7 @@ class Profile:
         return tuple(rule.pattern for rule in self.rules)
 
     def default_collections(self) -> tuple[str, ...]:
-        """Concrete, geocoded collections: what a search without ``--collections`` covers."""
+        """Concrete, geocoded collections: what a search naming no ``collections`` covers."""
         return tuple(
             r.pattern for r in self.rules if r.geocoded and not any(c in r.pattern for c in "*?[")
         )
@@ -281,75 +280,6 @@ class Profile:
             units=rule.units,
             missing=tuple(missing),
         )
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def list_profiles() -> tuple[str, ...]:
-    """Names of the provider profiles shipped in ``catalogs/``."""
-    return tuple(sorted(p.stem for p in catalogs_dir().glob("*.toml")))
-
-
-def load_profile(name_or_path: str | Path) -> Profile:
-    """Load a profile by name or alias (``pc``), or from a ``.toml`` path."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml":
-        if not path.is_file():
-            raise CatalogError(f"profile file {str(path)!r} does not exist")
-        return _parse_profile(path)
-    wanted = str(name_or_path).lower()
-    for candidate in sorted(catalogs_dir().glob("*.toml")):
-        profile = _parse_profile(candidate)
-        if wanted == profile.name or wanted in profile.aliases:
-            return profile
-    raise CatalogError(
-        f"unknown provider profile {str(name_or_path)!r}; known: {list(list_profiles())} "
-        "(or pass a STAC API URL, a catalog.json path or a profile .toml)"
-    )
-
-
-def _parse_profile(path: Path) -> Profile:
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise CatalogError(f"cannot read provider profile {str(path)!r}: {e}") from e
-    try:
-        rules = tuple(
-            _parse_rule(pattern, table) for pattern, table in data.get("collections", {}).items()
-        )
-        return Profile(
-            name=data["name"],
-            title=data.get("title", data["name"]),
-            url=data.get("url"),
-            path=data.get("path"),
-            aliases=tuple(data.get("aliases", ())),
-            signing=data.get("signing", "none"),
-            rules=rules,
-            source=str(path),
-            s3_endpoints=tuple(data.get("s3_endpoints", ())),
-        )
-    except KeyError as e:
-        raise CatalogError(f"provider profile {str(path)!r} lacks the key {e}") from e
-
-
-def _parse_rule(pattern: str, table: dict[str, Any]) -> CollectionRule:
-    bands = {
-        band: (keys,) if isinstance(keys, str) else tuple(keys)
-        for band, keys in table.get("bands", {}).items()
-    }
-    nodata = table.get("nodata")
-    return CollectionRule(
-        pattern=pattern,
-        sensor=table["sensor"],
-        bands=bands,
-        geocoded=table.get("geocoded", True),
-        units=table.get("units"),
-        nodata=float(nodata) if nodata is not None else None,
-        scale=float(table.get("scale", 1.0)),
-        offset_source=table.get("offset_source"),
-        offset_applied_flag=table.get("offset_applied_flag"),
-    )
 
 
 # --------------------------------------------------------------------------- radiometry

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pystac
 import shapely
@@ -31,6 +31,9 @@ from geomm.aoi import Aoi, split_antimeridian
 from geomm.errors import CatalogError, EmptyResultError, SearchError
 from geomm.stac._catalog import CatalogSource, resolve_catalog
 from geomm.stac._hrefs import HrefPolicy, asset_href, check_item_hrefs
+
+if TYPE_CHECKING:
+    from pystac_client.stac_api_io import StacApiIO
 
 __all__ = ["SearchQuery", "SearchResult", "parse_datetime", "search", "write_items"]
 
@@ -58,15 +61,15 @@ class SearchQuery:
 
     def __post_init__(self) -> None:
         if not self.collections:
-            raise CatalogError("no collections to search; pass --collections")
+            raise CatalogError("no collections to search; name them in collections=")
         if self.end < self.start:
             raise CatalogError(
-                f"--end {self.end:%Y-%m-%d} is before --start {self.start:%Y-%m-%d}; swap them"
+                f"end is before start ({self.end:%Y-%m-%d} < {self.start:%Y-%m-%d}); swap them"
             )
         if self.max_cloud is not None and not 0 <= self.max_cloud <= 100:
-            raise CatalogError(f"--max-cloud must be within 0..100 percent, got {self.max_cloud}")
+            raise CatalogError(f"max_cloud must be within 0..100 percent, got {self.max_cloud}")
         if self.limit is not None and self.limit < 1:
-            raise CatalogError(f"--limit must be >= 1, got {self.limit}")
+            raise CatalogError(f"limit must be >= 1, got {self.limit}")
 
     @property
     def datetime_range(self) -> str:
@@ -135,17 +138,8 @@ def search(
         limit=limit,
     )
     found = _api_items(source, query, client) if source.url else _static_items(source, query)
-    kept, cloudy = [], 0
-    for item in found:
-        if not _intersects(item, query.aoi) or not _in_time(item, query):
-            continue
-        if not _clear_enough(item, query.max_cloud):
-            cloudy += 1
-            continue
-        kept.append(item)
-    kept.sort(key=lambda it: (_span(it)[0], it.id))
-    if query.limit is not None:
-        kept = kept[: query.limit]
+    matches = _matching(found, query)
+    kept, cloudy = matches.items, matches.cloudy
     policy = HrefPolicy.for_source(source, allow_outside_catalog=allow_outside_catalog)
     for item in kept:  # what geomm may read: every asset of every item it hands on
         check_item_hrefs(item, policy)
@@ -221,16 +215,16 @@ def parse_datetime(value: DateLike, *, end_of_day: bool) -> dt.datetime:
 
 API_TIMEOUT = (10.0, 120.0)
 """Seconds to connect to a STAC API and to wait for each answer: a search that
-stalls says so instead of hanging (a page of 100 items takes a few seconds)."""
+stalls says so instead of hanging, while a healthy API answers a page well within it."""
 API_RETRIES = 5
 """Tries again after HTTP 429, 500, 502, 503 or 504, honouring ``Retry-After``,
 with growing pauses (none, then 1, 2, 4, 8 s): public APIs throttle and hiccup
 under load. A refused or failed connection, or a timed-out answer, is tried
-once more only, so a wrong URL still fails within a second or two."""
+once more only, so a wrong URL still fails fast."""
 API_BACKOFF = 0.5
 
 
-def _api_io():
+def _api_io() -> StacApiIO:
     """pystac-client's I/O with a timeout and retries on HTTP errors.
 
     Its default retries only a failed connection, never an HTTP 429 or 503,
@@ -257,6 +251,7 @@ def _api_items(source: CatalogSource, query: SearchQuery, client: Any) -> Iterat
     from pystac_client import Client
     from pystac_client.exceptions import APIError
 
+    assert source.url is not None  # only API sources come here
     try:
         if client is None:
             client = Client.open(source.url, stac_io=_api_io())
@@ -272,7 +267,7 @@ def _api_items(source: CatalogSource, query: SearchQuery, client: Any) -> Iterat
         if getattr(e, "status_code", None) is None:  # never got an HTTP answer
             raise SearchError(
                 f"cannot reach STAC API {redact_url(str(source.url))}; check the URL and "
-                "your network, or use --catalog sample offline"
+                'your network, or search catalog="sample" offline'
             ) from e
         raise SearchError(
             f"STAC API {redact_url(str(source.url))} answered HTTP {e.status_code}: "
@@ -281,7 +276,7 @@ def _api_items(source: CatalogSource, query: SearchQuery, client: Any) -> Iterat
     except OSError as e:  # requests' ConnectionError and timeouts derive from OSError
         raise SearchError(
             f"cannot reach STAC API {redact_url(str(source.url))} ({type(e).__name__}); check "
-            "the URL and your network, or use --catalog sample offline"
+            'the URL and your network, or search catalog="sample" offline'
         ) from e
     return iter(items)
 
@@ -316,6 +311,37 @@ def _collections(root: pystac.Catalog) -> Iterable[pystac.Collection]:
 
 
 # --------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """What the client-side filters kept of the items a back end returned."""
+
+    items: list[pystac.Item]
+    """Items over the AOI, in the interval and clear enough, by (start, id), at most ``limit``."""
+    cloudy: int
+    """Items dropped only because their cloud cover exceeded ``max_cloud``."""
+
+
+def _matching(found: Iterable[pystac.Item], query: SearchQuery) -> _Matches:
+    """The items the query keeps, sorted and limited, and how many were too cloudy.
+
+    Both back ends meet the same rules here: a static catalog is walked
+    unfiltered, and cloud cover is never left to an API (not every API has
+    the query extension).
+    """
+    kept, cloudy = [], 0
+    for item in found:
+        if not _intersects(item, query.aoi) or not _in_time(item, query):
+            continue
+        if not _clear_enough(item, query.max_cloud):
+            cloudy += 1
+            continue
+        kept.append(item)
+    kept.sort(key=lambda it: (_span(it)[0], it.id))
+    if query.limit is not None:
+        kept = kept[: query.limit]
+    return _Matches(items=kept, cloudy=cloudy)
 
 
 def _intersects(item: pystac.Item, aoi: Aoi) -> bool:
@@ -360,7 +386,7 @@ def _empty_message(source: CatalogSource, query: SearchQuery, cloudy: int) -> st
         f"(bbox {west:.4f}, {south:.4f}, {east:.4f}, {north:.4f})"
     )
     if cloudy:
-        return msg + f"; {cloudy} scene(s) exceeded --max-cloud {query.max_cloud:g}: raise it"
+        return msg + f"; {cloudy} scene(s) exceeded max_cloud={query.max_cloud:g}: raise it"
     return msg + "; widen the dates, check the collections, or move the AOI"
 
 

@@ -31,7 +31,7 @@ def assert_valid_stac(doc: dict[str, Any] | str | Path) -> None:
     from referencing import Registry, Resource
 
     if not isinstance(doc, dict):
-        doc = json.loads(Path(doc).read_text())
+        return assert_valid_stac(json.loads(Path(doc).read_text()))
     kind = _CORE.get(doc.get("type", ""))
     if kind is None:
         raise AssertionError(f"not a STAC document: type={doc.get('type')!r}")

@@ -1,9 +1,10 @@
 """The committed BigEarthNet sample catalog against the wheel it was built from.
 
-Ground truth is read here independently of ``geomm.sample._bigearthnet``:
-the original GeoTIFFs and metadata JSON come straight out of the tar archives
-in the installed ``bigearthnet-common`` wheel, and footprints are recomputed
-with pyproj.
+Ground truth is read here independently of the converter
+(``scripts/bigearthnet``, importable through ``conftest.py``): the original
+GeoTIFFs and metadata JSON come straight out of the tar archives in the
+installed ``bigearthnet-common`` wheel, and footprints are recomputed with
+pyproj.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import bigearthnet as ben
 import numpy as np
 import pytest
 import rasterio
@@ -25,7 +27,6 @@ from rasterio.io import MemoryFile
 from shapely.geometry import Point, shape
 
 from geomm.errors import SampleDataError
-from geomm.sample import _bigearthnet as ben
 from geomm.testing import assert_valid_cog, assert_valid_stac
 
 REPO = Path(__file__).resolve().parents[2]

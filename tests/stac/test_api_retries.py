@@ -36,7 +36,7 @@ class _Api(http.server.BaseHTTPRequestHandler):
     """Statuses to answer the next searches with, in order; then the item."""
     searches: list[str] = []
 
-    def log_message(self, *_args) -> None:  # noqa: ANN002 - quiet
+    def log_message(self, *_args) -> None:
         pass
 
     def _json(self, code: int, body: dict, headers: dict | None = None) -> None:
@@ -49,7 +49,7 @@ class _Api(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path.startswith("/search"):
             return self._search()
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -73,7 +73,7 @@ class _Api(http.server.BaseHTTPRequestHandler):
             },
         )
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self._search()
 
@@ -96,7 +96,7 @@ def flaky_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Api]]:
     server.shutdown()
 
 
-def _search_it(url: str):  # noqa: ANN202 - SearchResult
+def _search_it(url: str):
     return search(
         url,
         aoi=aoi_from_geojson(shape(ITEM["geometry"]).centroid.buffer(0.01).__geo_interface__),
@@ -106,14 +106,14 @@ def _search_it(url: str):  # noqa: ANN202 - SearchResult
     )
 
 
-def test_throttling_and_server_errors_are_retried(flaky_api) -> None:  # noqa: ANN001
+def test_throttling_and_server_errors_are_retried(flaky_api) -> None:
     flaky_api.failures = [503, 429, 502]
     found = _search_it(flaky_api.url)
     assert [i.id for i in found.items] == [ITEM["id"]]
     assert len(flaky_api.searches) == 4  # three refusals, then the answer
 
 
-def test_an_api_that_stays_down_is_reported_with_its_status(flaky_api) -> None:  # noqa: ANN001
+def test_an_api_that_stays_down_is_reported_with_its_status(flaky_api) -> None:
     flaky_api.failures = [503] * 20
     with pytest.raises(SearchError, match="answered HTTP 503"):
         _search_it(flaky_api.url)

@@ -173,7 +173,7 @@ def test_antimeridian_aoi_finds_scenes_on_both_sides(catalog):
 def test_empty_result_says_what_to_change(catalog):
     with pytest.raises(EmptyResultError, match=r"no scenes .* between 2023-01-01 and 2023-01-31"):
         search(catalog, aoi=AOI, collections=BOTH, start="2023-01-01", end="2023-01-31")
-    with pytest.raises(EmptyResultError, match=r"1 scene\(s\) exceeded --max-cloud 5: raise it"):
+    with pytest.raises(EmptyResultError, match=r"1 scene\(s\) exceeded max_cloud=5: raise it"):
         search(
             catalog,
             aoi=AOI,
@@ -196,7 +196,7 @@ def test_unknown_collection_in_static_catalog(catalog):
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
-        ("2024-06-30", "2024-06-01", "is before --start"),
+        ("2024-06-30", "2024-06-01", r"end is before start \(2024-06-01 < 2024-06-30\)"),
         ("06/01/2024", "2024-06-30", "cannot read date '06/01/2024'"),
     ],
 )

@@ -141,7 +141,7 @@ def _with_scheme(scheme: dict, auth: list | None) -> pystac.Item:
         ),
     ],
 )
-def test_schemes_map_as_the_storage_extension_says(scheme, auth, trusted, expected) -> None:  # noqa: ANN001
+def test_schemes_map_as_the_storage_extension_says(scheme, auth, trusted, expected) -> None:
     got = s3_read_options(_with_scheme(scheme, auth), "B04_10m", trusted_endpoints=trusted)
     assert {k: got[k] for k in expected} == expected, got
     if scheme["type"] == "aws-s3":

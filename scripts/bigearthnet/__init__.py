@@ -22,12 +22,18 @@ Everything written is a function of the two pinned archives alone: no clock,
 no host name, sorted iteration, one fixed JSON layout, so a rebuild with the
 same GDAL is byte-identical.
 
-The work is split by role: :mod:`geomm.sample._bigearthnet_archive` finds and
-reads the wheel's archives (sha256-checked) and writes COGs,
-:mod:`geomm.sample._bigearthnet_stac` builds the items, collections, catalog
-and README (and documents how derived fields such as orbits are computed), and
-this module coordinates them and saves the result atomically. The public names
-of both are re-exported here.
+This is build tooling, not part of the geomm library: geomm only reads the
+committed result (``catalogs/sample/bigearthnet``). ``scripts/`` on
+``sys.path`` makes it importable as ``bigearthnet``
+(``scripts/build_bigearthnet_sample.py`` runs it; tests import it through
+``tests/sample/conftest.py``).
+
+The work is split by role: :mod:`bigearthnet.archive` finds and reads the
+wheel's archives (sha256-checked) and writes COGs, :mod:`bigearthnet.items`
+builds the STAC items (and documents how derived fields such as orbits are
+computed), :mod:`bigearthnet.catalog` the collections, root catalog and
+README, and this module coordinates them and saves the result atomically.
+Their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from typing import Any
 import pystac
 from pystac.stac_io import DefaultStacIO
 
-from geomm.sample._bigearthnet_archive import (
+from .archive import (
     ARCHIVE_SHA256,
     INSTALL_HINT,
     S1_POLARIZATIONS,
@@ -55,18 +61,8 @@ from geomm.sample._bigearthnet_archive import (
     read_patches,
     write_cog,
 )
-from geomm.sample._bigearthnet_stac import (
-    CATALOG_ID,
-    S1_COLLECTION_ID,
-    S2_COLLECTION_ID,
-    build_catalog,
-    footprint,
-    readme_text,
-    s1_item,
-    s1_orbit_state,
-    s1_relative_orbit,
-    s2_item,
-)
+from .catalog import CATALOG_ID, S1_COLLECTION_ID, S2_COLLECTION_ID, build_catalog, readme_text
+from .items import footprint, s1_item, s1_orbit_state, s1_relative_orbit, s2_item
 
 __all__ = [
     "ARCHIVE_SHA256",

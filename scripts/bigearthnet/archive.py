@@ -26,7 +26,7 @@ import rasterio
 from rasterio.io import MemoryFile
 
 from geomm.errors import SampleDataError
-from geomm.stac._profiles import S1_BANDS, S2_BANDS
+from geomm.stac import S1_BANDS, S2_BANDS
 
 __all__ = [
     "ARCHIVES",
