@@ -25,11 +25,76 @@ when one is built).
 ``run_study`` runs the whole small-scale study (``geomm cleanclip reproduce``).
 
 The names below load on first use (PEP 562), so ``import geomm.contrastive``
-and the ``geomm cleanclip`` command group cost no torch import until a
-command or model needs it.
+and the ``geomm cleanclip`` command group cost no torch, open_clip,
+matplotlib or scikit-learn import until a command or model needs it; type
+checkers read them from the ``TYPE_CHECKING`` imports.
 """
 
+from __future__ import annotations
+
 import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv, resolve_labels
+    from geomm.contrastive._digits import DIGIT_CLASSES, DIGIT_TEMPLATES, DigitsSet, make_digits
+    from geomm.contrastive._eda import EdaConfig, clean_text, eda, eda_many
+    from geomm.contrastive._encoders import (
+        DualEncoder,
+        HashTokenizer,
+        ImageTextModel,
+        SmallCLIP,
+        SmallClipConfig,
+    )
+    from geomm.contrastive._errors import (
+        CaptionCsvError,
+        CheckpointError,
+        ContrastiveConfigError,
+        ContrastiveError,
+        ImageOutsideRootError,
+        MissingImagesError,
+        UnknownLabelError,
+        check_seed,
+    )
+    from geomm.contrastive._evaluate import (
+        EvalResult,
+        attack_success_rate,
+        clean_accuracy,
+        evaluate,
+        predict,
+    )
+    from geomm.contrastive._loss import (
+        LOGIT_SCALE_MAX,
+        LossTerms,
+        clip_loss,
+        contrastive_loss,
+        info_nce,
+        inmodal_loss,
+    )
+    from geomm.contrastive._models import (
+        build_model,
+        create_model,
+        load_checkpoint,
+        load_model,
+        save_checkpoint,
+    )
+    from geomm.contrastive._openclip import OpenClipModel
+    from geomm.contrastive._optim import clamp_logit_scale, cosine_lr, make_optimizer, param_groups
+    from geomm.contrastive._reproduce import (
+        StudyConfig,
+        StudyResult,
+        quick_study,
+        run_study,
+        write_report,
+    )
+    from geomm.contrastive._synonyms import (
+        SynonymSource,
+        TableSynonyms,
+        WordNetSynonyms,
+        bundled_synonyms,
+    )
+    from geomm.contrastive._templates import IMAGENET_TEMPLATES, check_templates, read_lines
+    from geomm.contrastive._train import RECIPES, TrainConfig, TrainResult, class_vectors, train
 
 _EXPORTS = {
     "CaptionTable": "geomm.contrastive._data",
@@ -98,10 +163,75 @@ _EXPORTS = {
 }
 """Public name -> the private module that defines it."""
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CaptionCsvError",
+    "CaptionTable",
+    "CheckpointError",
+    "ContrastiveConfigError",
+    "ContrastiveError",
+    "DIGIT_CLASSES",
+    "DIGIT_TEMPLATES",
+    "DigitsSet",
+    "DualEncoder",
+    "EdaConfig",
+    "EvalResult",
+    "HashTokenizer",
+    "IMAGENET_TEMPLATES",
+    "ImageOutsideRootError",
+    "ImageStore",
+    "ImageTextModel",
+    "LOGIT_SCALE_MAX",
+    "LossTerms",
+    "MissingImagesError",
+    "OpenClipModel",
+    "RECIPES",
+    "SmallCLIP",
+    "SmallClipConfig",
+    "StudyConfig",
+    "StudyResult",
+    "SynonymSource",
+    "TableSynonyms",
+    "TrainConfig",
+    "TrainResult",
+    "UnknownLabelError",
+    "WordNetSynonyms",
+    "attack_success_rate",
+    "build_model",
+    "bundled_synonyms",
+    "check_seed",
+    "check_templates",
+    "clamp_logit_scale",
+    "class_vectors",
+    "clean_accuracy",
+    "clean_text",
+    "clip_loss",
+    "contrastive_loss",
+    "cosine_lr",
+    "create_model",
+    "eda",
+    "eda_many",
+    "evaluate",
+    "info_nce",
+    "inmodal_loss",
+    "load_checkpoint",
+    "load_model",
+    "make_digits",
+    "make_optimizer",
+    "param_groups",
+    "predict",
+    "quick_study",
+    "read_caption_csv",
+    "read_lines",
+    "resolve_labels",
+    "run_study",
+    "save_checkpoint",
+    "train",
+    "write_report",
+]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and keep the name here."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -160,7 +160,8 @@ def read_caption_csv(
     if missing_cols:
         raise CaptionCsvError(
             f"{csv_path} lacks column(s) {missing_cols}; it has {columns} (delimiter "
-            f"{sep!r}). Name the columns with --image-key/--caption-key, or fix --delimiter"
+            f"{sep!r}). Name the columns (image_key=..., caption_key=...), or give the right "
+            "delimiter=..."
         )
     if len(frame) == 0:
         raise CaptionCsvError(f"{csv_path} has a header but no rows")

@@ -138,52 +138,13 @@ def make_digits(
     Returns:
         Paths of the three CSVs, ``classes.txt`` and ``templates.txt``.
     """
-    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
-        raise ContrastiveConfigError(
-            f"fractions must be three positive shares summing to 1, got {fractions}"
-        )
-    if not 8 <= size <= 512:
-        raise ContrastiveConfigError(
-            f"size must be from 8 to 512 px (8 px digits, upsampled), got {size}"
-        )
-    check_seed("seed", seed)
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ContrastiveConfigError(
-            "scikit-learn is needed for the digits set: pip install 'geomm[contrastive]'"
-        ) from e
-    from PIL import Image
-
-    digits = load_digits()
-    images = (digits.images / 16.0 * 255.0).round().astype(np.uint8)
-    labels = np.asarray(digits.target)
+    _check_options(seed=seed, size=size, fractions=fractions)
+    images, labels = _load_digits()
     split = _split(labels, fractions, seed)
     root = Path(out).expanduser().resolve()
     _claim(root)
-    rng = random.Random(seed + 1)
-    rows: dict[str, list[tuple[str, str, str]]] = {"train": [], "finetune": [], "test": []}
-    for i, (img, lab, part) in enumerate(zip(images, labels.tolist(), split, strict=True)):
-        folder = root / "images" / part
-        folder.mkdir(parents=True, exist_ok=True)
-        pil = Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC).convert("RGB")
-        rel = f"images/{part}/{i:04d}.png"
-        pil.save(root / rel)
-        name = DIGIT_CLASSES[lab]
-        caption = DIGIT_TEMPLATES[rng.randrange(len(DIGIT_TEMPLATES))].format(name)
-        rows[part].append((rel, caption, name))
-    import pandas as pd
-
-    paths = {}
-    for part, part_rows in rows.items():
-        paths[part] = root / f"{part}.csv"
-        pd.DataFrame(part_rows, columns=["image", "caption", "label"]).to_csv(
-            paths[part], index=False
-        )
-    classes = root / "classes.txt"
-    classes.write_text("\n".join(DIGIT_CLASSES) + "\n", encoding="utf-8")
-    templates = root / "templates.txt"
-    templates.write_text("\n".join(DIGIT_TEMPLATES) + "\n", encoding="utf-8")
+    rows = _write_images(root, images, labels, split=split, size=size, seed=seed)
+    paths = _write_tables(root, rows)
     (root / "digits.json").write_text(
         json.dumps(
             {
@@ -199,4 +160,71 @@ def make_digits(
         + "\n",
         encoding="utf-8",
     )
+    return paths
+
+
+def _check_options(*, seed: int, size: int, fractions: tuple[float, float, float]) -> None:
+    """Refuse bad options before the folder is claimed or anything is written."""
+    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
+        raise ContrastiveConfigError(
+            f"fractions must be three positive shares summing to 1, got {fractions}"
+        )
+    if not 8 <= size <= 512:
+        raise ContrastiveConfigError(
+            f"size must be from 8 to 512 px (8 px digits, upsampled), got {size}"
+        )
+    check_seed("seed", seed)
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as 8-bit grey images, and their classes."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ContrastiveConfigError(
+            "scikit-learn is needed for the digits set: pip install 'geomm[contrastive]'"
+        ) from e
+    digits = load_digits()
+    images = (digits.images / 16.0 * 255.0).round().astype(np.uint8)
+    return images, np.asarray(digits.target)
+
+
+_Row = tuple[str, str, str]
+"""A CSV row of the set: image path (relative to the set's folder), caption, class name."""
+
+
+def _write_images(
+    root: Path, images: np.ndarray, labels: np.ndarray, *, split: list[str], size: int, seed: int
+) -> dict[str, list[_Row]]:
+    """Each digit as a ``size`` px RGB PNG with a drawn caption; the rows of each split."""
+    from PIL import Image
+
+    rng = random.Random(seed + 1)
+    rows: dict[str, list[_Row]] = {"train": [], "finetune": [], "test": []}
+    for i, (img, lab, part) in enumerate(zip(images, labels.tolist(), split, strict=True)):
+        folder = root / "images" / part
+        folder.mkdir(parents=True, exist_ok=True)
+        pil = Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC).convert("RGB")
+        rel = f"images/{part}/{i:04d}.png"
+        pil.save(root / rel)
+        name = DIGIT_CLASSES[lab]
+        caption = DIGIT_TEMPLATES[rng.randrange(len(DIGIT_TEMPLATES))].format(name)
+        rows[part].append((rel, caption, name))
+    return rows
+
+
+def _write_tables(root: Path, rows: dict[str, list[_Row]]) -> DigitsSet:
+    """The three split CSVs, ``classes.txt`` and ``templates.txt``."""
+    import pandas as pd
+
+    paths = {}
+    for part, part_rows in rows.items():
+        paths[part] = root / f"{part}.csv"
+        pd.DataFrame(part_rows, columns=["image", "caption", "label"]).to_csv(
+            paths[part], index=False
+        )
+    classes = root / "classes.txt"
+    classes.write_text("\n".join(DIGIT_CLASSES) + "\n", encoding="utf-8")
+    templates = root / "templates.txt"
+    templates.write_text("\n".join(DIGIT_TEMPLATES) + "\n", encoding="utf-8")
     return DigitsSet(root, paths["train"], paths["finetune"], paths["test"], classes, templates)

@@ -207,7 +207,8 @@ class _ConvTower(nn.Module):
         self.proj = nn.Linear(cin, cfg.embed_dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj(self.features(x).mean(dim=(2, 3)))
+        out: Tensor = self.proj(self.features(x).mean(dim=(2, 3)))
+        return out
 
 
 class _GruTower(nn.Module):
@@ -222,15 +223,21 @@ class _GruTower(nn.Module):
         tokens = tokens[:, : int(lengths.max())]  # padding beyond the longest caption is dead
         out, _ = self.gru(self.embed(tokens))
         last = out[torch.arange(out.shape[0], device=out.device), lengths - 1]
-        return self.proj(last)
+        embedded: Tensor = self.proj(last)
+        return embedded
 
 
 class SmallCLIP(ImageTextModel):
     """A CPU-sized CLIP: 3-layer CNN image tower, GRU text tower, hashed words.
 
-    Trains on 32 px images in seconds per epoch on two cores; the scale at
+    Small enough to train on 32 px images on a few CPU cores: the scale at
     which the CleanCLIP digits study was measured.
     """
+
+    _mean: Tensor
+    """Per-channel pixel mean (a non-persistent buffer)."""
+    _std: Tensor
+    """Per-channel pixel std (a non-persistent buffer)."""
 
     def __init__(self, config: SmallClipConfig | None = None):
         super().__init__()

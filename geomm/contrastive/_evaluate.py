@@ -24,7 +24,7 @@ from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv, 
 from geomm.contrastive._encoders import ImageTextModel
 from geomm.contrastive._errors import ContrastiveConfigError, UnknownLabelError, check_seed
 from geomm.contrastive._train import class_vectors
-from geomm.contrastive.backdoor._triggers import Trigger, apply_trigger
+from geomm.contrastive.backdoor import Trigger, apply_trigger
 
 __all__ = [
     "EvalResult",
@@ -182,7 +182,7 @@ def evaluate(
         trigger=None if trigger is None else trigger.describe(),
     )
     if out is not None:
-        path = check_replaceable(out, what="evaluation result")
+        path = check_replaceable(os.fspath(out), what="evaluation result")
         path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"generator": SIGNATURE, **result.to_json()}
         path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -6,7 +6,7 @@ with ``pretrained`` None or a local open_clip checkpoint file.
 
 A geomm checkpoint is one ``torch.save`` file holding the architecture spec
 (so it rebuilds without the original options), the weights, and, for
-training runs, the optimizer and RNG state that ``--resume`` needs. It loads
+training runs, the optimizer and RNG state that ``resume=True`` needs. It loads
 with ``weights_only=True``.
 """
 
@@ -155,13 +155,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as e:  # torch.load's errors for bytes that are no checkpoint
         raise CheckpointError(
-            f"cannot read checkpoint {p} ({_first_line(e)}); give a checkpoint.pt written by "
-            "geomm cleanclip pretrain/finetune, or its run folder"
+            f"cannot read checkpoint {p} ({_first_line(e)}); give a checkpoint.pt that train "
+            "wrote (geomm cleanclip pretrain/finetune), or its run folder"
         ) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{p} is not a geomm contrastive checkpoint (format {CHECKPOINT_FORMAT!r}); "
-            "an open_clip checkpoint goes in --pretrained with --model open_clip:<arch>"
+            "an open_clip checkpoint is given as pretrained=... to an 'open_clip:<arch>' model"
         )
     ckpt["path"] = str(p)
     return ckpt

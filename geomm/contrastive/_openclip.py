@@ -129,7 +129,8 @@ class OpenClipModel(ImageTextModel):
     @property
     def logit_scale(self) -> nn.Parameter:
         """The wrapped model's learnable log logit scale."""
-        return self.model.logit_scale
+        scale: nn.Parameter = self.model.logit_scale
+        return scale
 
     @property
     def image_size(self) -> int:
@@ -139,19 +140,23 @@ class OpenClipModel(ImageTextModel):
 
     def encode_image(self, images: Tensor) -> Tensor:
         """open_clip's ``encode_image``, L2-normalised."""
-        return F.normalize(self.model.encode_image(images), dim=-1)
+        features: Tensor = self.model.encode_image(images)
+        return F.normalize(features, dim=-1)
 
     def encode_text(self, tokens: Tensor) -> Tensor:
         """open_clip's ``encode_text``, L2-normalised."""
-        return F.normalize(self.model.encode_text(tokens), dim=-1)
+        features: Tensor = self.model.encode_text(tokens)
+        return F.normalize(features, dim=-1)
 
     def preprocess(self, image: Image.Image) -> Tensor:
         """open_clip's eval transform for this model (resize, crop, normalise)."""
-        return self._preprocess(image)
+        pixels: Tensor = self._preprocess(image)
+        return pixels
 
     def tokenize(self, texts: Sequence[str]) -> Tensor:
         """open_clip's tokenizer for this architecture."""
-        return self._tokenizer(list(texts)).long()
+        tokens: Tensor = self._tokenizer(list(texts)).long()
+        return tokens
 
     def image_tower_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         """Parameters of ``model.visual``."""

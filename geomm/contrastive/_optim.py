@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,7 +38,7 @@ _NORMS = (
 
 def param_groups(
     model: nn.Module, weight_decay: float, *, only: Iterable[str] | None = None
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Two AdamW groups: ``[no decay (norms, biases, logit scale), decay (the rest)]``.
 
     Args:

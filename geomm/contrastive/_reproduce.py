@@ -26,15 +26,16 @@ from typing import Any
 
 import torch
 
-from geomm._outputs import SIGNATURE, check_replaceable
-from geomm.contrastive._data import ImageStore, read_caption_csv
-from geomm.contrastive._digits import DIGIT_CLASSES, DIGIT_TEMPLATES, make_digits
+from geomm._outputs import check_replaceable
+from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv
+from geomm.contrastive._digits import DIGIT_CLASSES, DIGIT_TEMPLATES, DigitsSet, make_digits
+from geomm.contrastive._encoders import ImageTextModel
 from geomm.contrastive._errors import ContrastiveConfigError, check_seed
 from geomm.contrastive._evaluate import evaluate
 from geomm.contrastive._models import create_model, load_model
-from geomm.contrastive._report import markdown_table, plot_ca_asr, summarize
-from geomm.contrastive._train import TrainConfig, train
-from geomm.contrastive.backdoor import make_trigger, poison_csv
+from geomm.contrastive._report import acceptance_checks, plot_ca_asr, study_page, summarize
+from geomm.contrastive._train import TrainConfig, TrainResult, train
+from geomm.contrastive.backdoor import Trigger, make_trigger, poison_csv
 
 __all__ = ["StudyConfig", "StudyResult", "quick_study", "run_study", "write_report"]
 
@@ -76,7 +77,7 @@ class StudyConfig:
     batch_size: int = 64
     """Pairs per step."""
     bf16: bool = False
-    """bf16 autocast (about 30% faster on CPUs with bf16 units; fp32 by default)."""
+    """bf16 autocast (faster on CPUs with bf16 units, at bf16's precision; fp32 by default)."""
     data_seed: int = 0
     """Seed of the digits split and captions."""
 
@@ -122,44 +123,57 @@ class StudyResult:
     """Wall time."""
 
 
-def _checks(summary: list[dict[str, Any]], attack: str, lr: float) -> dict[str, Any]:
-    def get(stage: str, use_lr: float | None) -> dict[str, Any] | None:
-        return next(
-            (
-                g
-                for g in summary
-                if g["attack"] == attack and g["stage"] == stage and g["lr"] == use_lr
-            ),
-            None,
-        )
-
-    poisoned, mmcl, clean = get("poisoned", None), get("mmcl", lr), get("cleanclip", lr)
-    items: list[dict[str, Any]] = []
-    if poisoned and mmcl and clean:
-        gap = 100 * (clean["ca_mean"] - poisoned["ca_mean"])
-        items = [
-            {
-                "check": "poisoned model: ASR >= 80% and CA >= 90%",
-                "measured": f"ASR {100 * poisoned['asr_mean']:.1f}%, "
-                f"CA {100 * poisoned['ca_mean']:.1f}%",
-                "holds": poisoned["asr_mean"] >= 0.8 and poisoned["ca_mean"] >= 0.9,
-            },
-            {
-                "check": "MMCL-only finetuning: ASR >= 50%",
-                "measured": f"ASR {100 * mmcl['asr_mean']:.1f}%",
-                "holds": mmcl["asr_mean"] >= 0.5,
-            },
-            {
-                "check": "CleanCLIP: ASR <= 25% and CA within 2 points of the poisoned model",
-                "measured": f"ASR {100 * clean['asr_mean']:.1f}%, CA {gap:+.1f} points",
-                "holds": clean["asr_mean"] <= 0.25 and abs(gap) <= 2.0,
-            },
-        ]
-    return {"attack": attack, "lr": lr, "items": items}
-
-
-def _fit(model: Any, data: Any, folder: Path, cfg: TrainConfig, resume: bool, **kw: Any) -> Any:
+def _fit(
+    model: ImageTextModel,
+    data: str | os.PathLike[str],
+    folder: Path,
+    cfg: TrainConfig,
+    *,
+    resume: bool,
+    **kw: Any,
+) -> TrainResult:
+    """One training run of the study: resumed when asked, else started afresh."""
     return train(model, data, folder, cfg, resume=resume, overwrite=not resume, **kw)
+
+
+@dataclass(frozen=True)
+class _Bench:
+    """What every model of the study is trained on and evaluated against."""
+
+    root: Path
+    """The study folder."""
+    data: DigitsSet
+    """The digits set under ``root/data``."""
+    test: CaptionTable
+    """The test split, read once."""
+    store: ImageStore
+    """The test images, decoded once for every evaluation."""
+    train_pairs: int
+    """Pairs of the (pre)training split."""
+    poisons: int
+    """Training pairs poisoned per attack."""
+    triggers: Mapping[str, Trigger]
+    """Each attack's trigger."""
+    pretrain: TrainConfig
+    """Pretraining's configuration (its seed is set per seed of the study)."""
+    resume: bool
+    """Reuse finished runs and continue interrupted ones."""
+    say: Callable[[str], None]
+    """Called with one line per evaluated model."""
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """Which model of the study a row is about."""
+
+    seed: int
+    """The study seed it was trained with."""
+    attack: str
+    """The attack it is evaluated against (and, past the floor, poisoned with)."""
+    stage: str
+    """``no-poison``, ``poisoned`` or the finetuning recipe."""
+    lr: float | None = None
+    """Finetuning's learning rate; None for pretrained models."""
 
 
 def run_study(
@@ -185,95 +199,141 @@ def run_study(
     cfg = config or StudyConfig()
     t0 = time.perf_counter()
     root = Path(out).expanduser().resolve()
-    say = progress or (lambda _line: None)
+    bench = _bench(root, cfg, resume=resume, say=progress or (lambda _line: None))
+    rows: list[dict[str, Any]] = []
+    for seed in cfg.seeds:
+        rows += _seed_runs(bench, cfg, seed=seed)
+    _write_results(bench, cfg, rows, seconds=time.perf_counter() - t0, command=command)
+    return write_report(root, docs=docs)
+
+
+def _bench(root: Path, cfg: StudyConfig, *, resume: bool, say: Callable[[str], None]) -> _Bench:
+    """The digits set (made, or reused), the test split, the triggers and pretraining."""
     data = make_digits(root / "data", seed=cfg.data_seed)
     test = read_caption_csv(data.test)
     store = ImageStore(test.image_paths)
     n_train = len(read_caption_csv(data.train))
-    count = max(1, round(cfg.poison_fraction * n_train))
     triggers = {a: make_trigger(a, **dict(cfg.attack_options.get(a, {}))) for a in cfg.attacks}
-    pre_cfg = TrainConfig(
+    pretrain = TrainConfig(
         recipe="clip",
         epochs=cfg.pretrain_epochs,
         lr=cfg.pretrain_lr,
         batch_size=cfg.batch_size,
         bf16=cfg.bf16,
     )
-    rows: list[dict[str, Any]] = []
+    return _Bench(
+        root=root,
+        data=data,
+        test=test,
+        store=store,
+        train_pairs=n_train,
+        poisons=max(1, round(cfg.poison_fraction * n_train)),
+        triggers=triggers,
+        pretrain=pretrain,
+        resume=resume,
+        say=say,
+    )
 
-    def record(model: Any, seed: int, attack: str, stage: str, lr: float | None, secs: float):
-        ev = evaluate(
-            model,
-            test,
+
+def _seed_runs(bench: _Bench, cfg: StudyConfig, *, seed: int) -> list[dict[str, Any]]:
+    """One seed's rows: the clean model (each attack's floor), then every attack's models."""
+    runs = bench.root / "runs" / f"seed{seed}"
+    model = create_model("small-clip", seed=seed)
+    pretrain = replace(bench.pretrain, seed=seed)
+    res = _fit(model, bench.data.train, runs / "clean", pretrain, resume=bench.resume)
+    rows = [
+        _record(bench, cfg, model, _Stage(seed, a, "no-poison"), seconds=res.seconds)
+        for a in cfg.attacks
+    ]
+    for attack in cfg.attacks:
+        rows += _attack_runs(bench, cfg, seed=seed, attack=attack)
+    return rows
+
+
+def _attack_runs(
+    bench: _Bench, cfg: StudyConfig, *, seed: int, attack: str
+) -> list[dict[str, Any]]:
+    """Poison, pretrain on the poisoned pairs, then finetune with every recipe of the plan."""
+    base = bench.root / "runs" / f"seed{seed}" / attack
+    poisoned = poison_csv(
+        bench.data.train,
+        base / "data",
+        target=cfg.target,
+        trigger=bench.triggers[attack],
+        count=bench.poisons,
+        seed=seed,
+        templates=DIGIT_TEMPLATES,
+    )
+    model = create_model("small-clip", seed=seed)
+    pretrain = replace(bench.pretrain, seed=seed)
+    res = _fit(model, poisoned.csv_path, base / "pretrain", pretrain, resume=bench.resume)
+    rows = [_record(bench, cfg, model, _Stage(seed, attack, "poisoned"), seconds=res.seconds)]
+    plan = [(r, lr) for r in cfg.sweep_recipes for lr in cfg.lrs]
+    plan += [(r, cfg.headline_lr) for r in cfg.other_recipes]
+    for recipe, lr in plan:
+        ft = load_model(res.out_dir)
+        ft_cfg = TrainConfig(
+            recipe=recipe,
+            epochs=cfg.finetune_epochs,
+            lr=lr,
+            batch_size=cfg.batch_size,
+            seed=seed,
+            bf16=cfg.bf16,
+        )
+        r2 = _fit(
+            ft,
+            bench.data.finetune,
+            base / f"{recipe}-lr{lr:g}",
+            ft_cfg,
+            resume=bench.resume,
             classes=DIGIT_CLASSES,
             templates=DIGIT_TEMPLATES,
-            target=cfg.target,
-            trigger=triggers[attack],
-            seed=10_000 + seed,
-            images=store,
         )
-        row = {
-            "seed": seed,
-            "attack": attack,
-            "stage": stage,
-            "lr": lr,
-            "ca": ev.ca,
-            "asr": ev.asr,
-            "train_seconds": round(secs, 2),
-        }
-        rows.append(row)
-        lr_text = "" if lr is None else f" lr {lr:g}"
-        say(
-            f"seed {seed} {attack:<12} {stage:<10}{lr_text}: CA {100 * ev.ca:.1f}% "
-            f"ASR {100 * (ev.asr or 0):.1f}%"
-        )
+        rows.append(_record(bench, cfg, ft, _Stage(seed, attack, recipe, lr), seconds=r2.seconds))
+    return rows
 
-    for seed in cfg.seeds:
-        runs = root / "runs" / f"seed{seed}"
-        model = create_model("small-clip", seed=seed)
-        res = _fit(model, data.train, runs / "clean", replace(pre_cfg, seed=seed), resume)
-        for attack in cfg.attacks:
-            record(model, seed, attack, "no-poison", None, res.seconds)
-        for attack in cfg.attacks:
-            base = runs / attack
-            poisoned = poison_csv(
-                data.train,
-                base / "data",
-                target=cfg.target,
-                trigger=triggers[attack],
-                count=count,
-                seed=seed,
-                templates=DIGIT_TEMPLATES,
-            )
-            model = create_model("small-clip", seed=seed)
-            res = _fit(
-                model, poisoned.csv_path, base / "pretrain", replace(pre_cfg, seed=seed), resume
-            )
-            record(model, seed, attack, "poisoned", None, res.seconds)
-            plan = [(r, lr) for r in cfg.sweep_recipes for lr in cfg.lrs]
-            plan += [(r, cfg.headline_lr) for r in cfg.other_recipes]
-            for recipe, lr in plan:
-                ft = load_model(res.checkpoint)
-                ft_cfg = TrainConfig(
-                    recipe=recipe,
-                    epochs=cfg.finetune_epochs,
-                    lr=lr,
-                    batch_size=cfg.batch_size,
-                    seed=seed,
-                    bf16=cfg.bf16,
-                )
-                r2 = _fit(
-                    ft,
-                    data.finetune,
-                    base / f"{recipe}-lr{lr:g}",
-                    ft_cfg,
-                    resume,
-                    classes=DIGIT_CLASSES,
-                    templates=DIGIT_TEMPLATES,
-                )
-                record(ft, seed, attack, recipe, lr, r2.seconds)
 
-    seconds = time.perf_counter() - t0
+def _record(
+    bench: _Bench,
+    cfg: StudyConfig,
+    model: ImageTextModel,
+    which: _Stage,
+    *,
+    seconds: float,
+) -> dict[str, Any]:
+    """Evaluate one model of the study: its row of ``results.json``, also said in a line."""
+    seed, attack, stage, lr = which.seed, which.attack, which.stage, which.lr
+    ev = evaluate(
+        model,
+        bench.test,
+        classes=DIGIT_CLASSES,
+        templates=DIGIT_TEMPLATES,
+        target=cfg.target,
+        trigger=bench.triggers[attack],
+        seed=10_000 + seed,
+        images=bench.store,
+    )
+    row = {
+        "seed": seed,
+        "attack": attack,
+        "stage": stage,
+        "lr": lr,
+        "ca": ev.ca,
+        "asr": ev.asr,
+        "train_seconds": round(seconds, 2),
+    }
+    lr_text = "" if lr is None else f" lr {lr:g}"
+    bench.say(
+        f"seed {seed} {attack:<12} {stage:<10}{lr_text}: CA {100 * ev.ca:.1f}% "
+        f"ASR {100 * (ev.asr or 0):.1f}%"
+    )
+    return row
+
+
+def _write_results(
+    bench: _Bench, cfg: StudyConfig, rows: list[dict[str, Any]], *, seconds: float, command: str
+) -> None:
+    """``results.json``: the configuration, the environment and every model's row."""
     env = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -282,16 +342,15 @@ def run_study(
     }
     meta = {
         "config": _jsonable(asdict(cfg)),
-        "poisons": count,
-        "train_pairs": n_train,
-        "finetune_pairs": len(read_caption_csv(data.finetune)),
-        "test_images": len(test),
+        "poisons": bench.poisons,
+        "train_pairs": bench.train_pairs,
+        "finetune_pairs": len(read_caption_csv(bench.data.finetune)),
+        "test_images": len(bench.test),
         "seconds": round(seconds, 1),
         "environment": env,
         "command": command,
     }
-    (root / "results.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
-    return write_report(root, docs=docs)
+    (bench.root / "results.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
 
 
 def write_report(
@@ -311,7 +370,7 @@ def write_report(
         raise ContrastiveConfigError(f"{root} holds no results.json; run the study first")
     meta, rows, cfg = _read_results(path)
     summary = summarize(rows)
-    checks = _checks(summary, cfg.attacks[0], cfg.headline_lr)
+    checks = acceptance_checks(summary, attack=cfg.attacks[0], lr=cfg.headline_lr)
     (root / "summary.json").write_text(
         json.dumps({**meta, "summary": summary, "checks": checks}, indent=2) + "\n"
     )
@@ -320,7 +379,7 @@ def write_report(
     check_replaceable(page.with_name(page.stem + "-ca-asr.png"), what="study plot")
     plot = plot_ca_asr(summary, page.with_name(page.stem + "-ca-asr.png"))
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(_page(cfg, meta, summary, checks, plot.name), encoding="utf-8")
+    page.write_text(study_page(cfg, meta, summary, checks, plot.name), encoding="utf-8")
     return StudyResult(
         tuple(rows), tuple(summary), checks, root, page, plot, float(meta["seconds"])
     )
@@ -332,7 +391,8 @@ def _read_results(path: Path) -> tuple[dict[str, Any], list[Any], StudyConfig]:
         doc = json.loads(path.read_text(encoding="utf-8"))
         rows = doc.pop("rows")
         raw = dict(doc["config"])
-        cfg = StudyConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        cfg = StudyConfig(**fields)
         float(doc["seconds"])
     except (ValueError, KeyError, TypeError, AttributeError) as e:  # JSONDecodeError too
         raise ContrastiveConfigError(
@@ -342,41 +402,6 @@ def _read_results(path: Path) -> tuple[dict[str, Any], list[Any], StudyConfig]:
     if not isinstance(rows, list):
         raise ContrastiveConfigError(f"{path}: 'rows' is not a list; run the study again")
     return doc, rows, cfg
-
-
-def _observations(summary: list[dict[str, Any]]) -> list[str]:
-    """One computed sentence per attack: what each recipe did to the backdoor."""
-
-    def pct(x: float | None) -> str:
-        return "n/a" if x is None else f"{100 * x:.1f}%"
-
-    lines = []
-    for attack in dict.fromkeys(g["attack"] for g in summary):
-        groups = [g for g in summary if g["attack"] == attack]
-        by = {(g["stage"], g["lr"]): g for g in groups}
-        poisoned = by.get(("poisoned", None))
-        floor = by.get(("no-poison", None))
-        if poisoned is None:
-            continue
-        parts = [
-            f"poisoned ASR {pct(poisoned['asr_mean'])} (floor {pct(floor and floor['asr_mean'])})"
-        ]
-        for stage, name in (("mmcl", "MMCL"), ("cleanclip", "CleanCLIP")):
-            runs = sorted((g for g in groups if g["stage"] == stage), key=lambda g: g["lr"])
-            if runs:
-                text = " / ".join(
-                    f"{pct(g['asr_mean'])} at lr {g['lr']:g} "
-                    f"(CA {100 * (g['ca_mean'] - poisoned['ca_mean']):+.1f} pt)"
-                    for g in runs
-                )
-                parts.append(f"{name} finetuning leaves ASR {text}")
-        for stage, name in (("inmodal", "in-modal only"), ("supervised", "supervised")):
-            for g in (g for g in groups if g["stage"] == stage):
-                parts.append(
-                    f"{name}: ASR {pct(g['asr_mean'])}, CA {pct(g['ca_mean'])} at lr {g['lr']:g}"
-                )
-        lines.append(f"- `{attack}`: " + "; ".join(parts) + ".")
-    return lines
 
 
 def _jsonable(obj: Any) -> Any:
@@ -395,67 +420,3 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def _page(
-    cfg: StudyConfig,
-    meta: dict[str, Any],
-    summary: list[dict[str, Any]],
-    checks: dict[str, Any],
-    plot_name: str,
-) -> str:
-    env = meta["environment"]
-    minutes = meta["seconds"] / 60
-    lines = [
-        "# CleanCLIP on digits: backdoor, defence, evaluation",
-        "",
-        f"<!-- {SIGNATURE} (`geomm cleanclip reproduce`); rerun it to refresh. -->",
-        "",
-        f"Reproduce with `{meta['command']}`: {minutes:.1f} min wall time with "
-        f"{env['threads']} torch thread(s) on {env['cpu']} (torch {env['torch']}).",
-        "",
-        "## Setup",
-        "",
-        f"- Data: scikit-learn's digits as 32 px captioned images (`geomm cleanclip "
-        f"make-digits`): {meta['train_pairs']} pretraining pairs, {meta['finetune_pairs']} clean "
-        f"finetuning pairs, {meta['test_images']} test images; word-only captions.",
-        "- Model: `small-clip` (3-layer CNN image tower, GRU text tower, 64-d embeddings).",
-        f"- Poisoning: {meta['poisons']} pairs ({100 * cfg.poison_fraction:g}%) get the trigger "
-        f"and a caption naming the target `{cfg.target}`; attacks: "
-        + ", ".join(f"`{a}` {dict(cfg.attack_options.get(a, {}))}" for a in cfg.attacks)
-        + " (`checkerboard`: a fixed checkerboard patch in the bottom-right corner, the "
-        "structured trigger).",
-        f"- Pretraining: CLIP loss, {cfg.pretrain_epochs} epoch(s), lr {cfg.pretrain_lr:g}, "
-        f"batch {cfg.batch_size}; finetuning: {cfg.finetune_epochs} epoch(s) on the clean split, "
-        f"{', '.join(cfg.sweep_recipes)} at lr {', '.join(f'{x:g}' for x in cfg.lrs)}, "
-        f"{', '.join(cfg.other_recipes)} at lr {cfg.headline_lr:g}. AdamW (no decay on norms, "
-        "biases, logit scale), warmup then cosine, logit scale clamped to [0, ln 100]; "
-        "CleanCLIP adds AutoAugment images and EDA captions (in-modal only: the in-modal term "
-        "alone; supervised: cross-entropy of the image tower against the frozen zero-shot "
-        "class vectors, on the labelled clean split).",
-        "- Metrics: zero-shot CA with class vectors averaged over the caption templates; ASR "
-        "over the non-target test images only, with the trigger applied. The no-poison floor is "
-        "the ASR of the model pretrained on clean data.",
-        f"- Seeds: {', '.join(str(s) for s in cfg.seeds)}; the table shows mean ± std.",
-        "",
-        "## Results",
-        "",
-        markdown_table(summary),
-        "",
-        f"![CA against ASR]({plot_name})",
-        "",
-        f"## Acceptance (`{checks['attack']}`, lr {checks['lr']:g}, mean over seeds)",
-        "",
-    ]
-    for item in checks["items"]:
-        verdict = "holds" if item["holds"] else "does NOT hold"
-        lines.append(f"- {item['check']}: {item['measured']}: **{verdict}**")
-    lines += ["", "## Per attack (means; CA changes relative to the poisoned model)", ""]
-    lines += _observations(summary)
-    lines += [
-        "",
-        "Every figure above is measured, whatever it shows; `results.json` and "
-        "`summary.json` in the study folder hold the per-seed rows.",
-        "",
-    ]
-    return "\n".join(lines)

@@ -226,18 +226,17 @@ def build_synonym_table(
     finally:
         source.close()
     license_file = Path(folder) / "LICENSE"
-    doc = {
+    head = {
         "source": "Princeton WordNet 3.0, read as EDA's get_synonyms does (geomm "
         "build_synonym_table)",
         "license": license_file.read_text(encoding="utf-8") if license_file.is_file() else "",
-        "synonyms": {w: s for w, s in table.items() if s},
     }
+    synonyms = {w: s for w, s in table.items() if s}
     # one word per line: compact, yet diffs show which words changed
     body = ",\n".join(
         f"{json.dumps(w)}:{json.dumps(s, separators=(',', ':'))}"
-        for w, s in sorted(doc["synonyms"].items())
+        for w, s in sorted(synonyms.items())
     )
-    head = {k: v for k, v in doc.items() if k != "synonyms"}
     text = json.dumps(head, indent=1)[:-2] + ',\n"synonyms": {\n' + body + "\n}}\n"
     path = Path(out)
     path.write_text(text, encoding="utf-8")

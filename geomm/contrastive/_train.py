@@ -37,15 +37,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
 
 from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv, resolve_labels
 from geomm.contrastive._eda import eda_many
 from geomm.contrastive._encoders import ImageTextModel
+from geomm.contrastive._epochs import Loop, Pairs, Setup, Start, run_epochs
 from geomm.contrastive._errors import CheckpointError, ContrastiveConfigError, check_seed
-from geomm.contrastive._loss import contrastive_loss
-from geomm.contrastive._models import load_checkpoint, save_checkpoint
-from geomm.contrastive._optim import clamp_logit_scale, cosine_lr, make_optimizer
+from geomm.contrastive._models import load_checkpoint
+from geomm.contrastive._optim import make_optimizer
 from geomm.contrastive._synonyms import SynonymSource
 from geomm.contrastive._templates import check_templates
 
@@ -158,41 +157,6 @@ class TrainResult:
     """The configuration."""
 
 
-class _Pairs(Dataset):
-    def __init__(
-        self,
-        store: ImageStore,
-        tokens: torch.Tensor,
-        preprocess: Callable[[Any], torch.Tensor],
-        *,
-        aug_tokens: torch.Tensor | None,
-        labels: list[int] | None,
-    ):
-        self.store = store
-        self.tokens = tokens
-        self.preprocess = preprocess
-        self.aug_tokens = aug_tokens
-        self.labels = labels
-        self.autoaugment = None
-        if aug_tokens is not None:
-            from torchvision.transforms import AutoAugment, AutoAugmentPolicy
-
-            self.autoaugment = AutoAugment(AutoAugmentPolicy.IMAGENET)
-
-    def __len__(self) -> int:
-        return len(self.store)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        image = self.store[i]
-        item: dict[str, Any] = {"image": self.preprocess(image), "tokens": self.tokens[i]}
-        if self.autoaugment is not None and self.aug_tokens is not None:
-            item["image_aug"] = self.preprocess(self.autoaugment(image))
-            item["tokens_aug"] = self.aug_tokens[i]
-        if self.labels is not None:
-            item["label"] = self.labels[i]
-        return item
-
-
 @torch.no_grad()
 def class_vectors(
     model: ImageTextModel, classes: Sequence[str], templates: Sequence[str], *, batch: int = 256
@@ -217,6 +181,18 @@ def class_vectors(
 
 def _as_table(data: CaptionTable | str | os.PathLike[str]) -> CaptionTable:
     return data if isinstance(data, CaptionTable) else read_caption_csv(data)
+
+
+@dataclass(frozen=True)
+class _Supervision:
+    """What the supervised recipe trains against (the other recipes ignore it)."""
+
+    classes: Sequence[str] | None
+    """Class names, in label-index order."""
+    templates: Sequence[str] | None
+    """Caption templates the class vectors average over."""
+    label_key: str
+    """The CSV's label column."""
 
 
 def train(
@@ -260,27 +236,50 @@ def train(
         ContrastiveConfigError: the supervised recipe without classes/templates/labels.
     """
     t0 = time.perf_counter()
-    table = _as_table(data)
-    out = Path(out_dir)
+    sup = _Supervision(classes, templates, label_key)
+    setup = _setup(model, _as_table(data), Path(out_dir), config, sup=sup, synonyms=synonyms)
+    start = _restore(model, setup, config, resume=resume, overwrite=overwrite)
+    text_targets = None  # after the restore: a resumed run's vectors come from its weights
+    if config.recipe == "supervised" and sup.classes and sup.templates:
+        text_targets = class_vectors(model, sup.classes, sup.templates).to(setup.device)
+    loop = Loop(config.loss_weights, text_targets, stop_after_epochs, write_checkpoints, progress)
+    history = run_epochs(model, setup, config, start=start, loop=loop)
+    finished = bool(history) and int(history[-1]["epoch"]) >= config.epochs
+    if not history:
+        raise ContrastiveConfigError(f"nothing was trained in {setup.out} (stop_after_epochs=0?)")
+    seconds = time.perf_counter() - t0
+    _write_log(setup, config, history=history, finished=finished)
+    model.eval()
+    checkpoint = setup.checkpoint if write_checkpoints else None
+    return TrainResult(setup.out, checkpoint, tuple(history), finished, seconds, config)
+
+
+def _setup(
+    model: ImageTextModel,
+    table: CaptionTable,
+    out: Path,
+    config: TrainConfig,
+    *,
+    sup: _Supervision,
+    synonyms: SynonymSource | None,
+) -> Setup:
+    """The run folder, the model on its device, the dataset and the optimizer."""
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.pt"
     device = torch.device(config.device)
     model.to(device)
-
     labels = None
     if config.recipe == "supervised":
-        if not classes or not templates:
+        if not sup.classes or not sup.templates:
             raise ContrastiveConfigError(
                 "the supervised recipe needs class names and caption templates "
-                "(--classes, --templates) and a label column in the CSV"
+                "(classes=..., templates=...) and a label column in the CSV"
             )
-        labels = resolve_labels(table.column(label_key), classes, what="training label(s)")
-
+        labels = resolve_labels(table.column(sup.label_key), sup.classes, what="training label(s)")
     tokens = model.tokenize(table.captions)
     aug_tokens = None
     if config.augments:
         aug_tokens = model.tokenize(eda_many(table.captions, seed=config.seed, synonyms=synonyms))
-    dataset = _Pairs(
+    dataset = Pairs(
         ImageStore(table.image_paths),
         tokens,
         model.preprocess,
@@ -289,9 +288,6 @@ def train(
     )
     n = len(dataset)
     per_epoch = n // config.batch_size if n >= config.batch_size else 1
-    total_steps = per_epoch * config.epochs
-    clip_w, inmodal_w = config.loss_weights
-
     only = None
     if config.recipe == "supervised":
         only = [name for name, _ in model.image_tower_parameters()]
@@ -303,166 +299,61 @@ def train(
         eps=config.eps,
         only=only,
     )
+    return Setup(
+        table=table,
+        out=out,
+        checkpoint=out / "checkpoint.pt",
+        device=device,
+        dataset=dataset,
+        total_steps=per_epoch * config.epochs,
+        optimizer=optimizer,
+    )
 
-    history: list[dict[str, float]] = []
-    start_epoch, step = 0, 0
-    rng_state = None
+
+def _restore(
+    model: ImageTextModel, setup: Setup, config: TrainConfig, *, resume: bool, overwrite: bool
+) -> Start:
+    """A fresh start, or the state of the checkpoint in the run folder (``resume=True``).
+
+    Raises:
+        CheckpointError: a checkpoint there and neither ``resume`` nor ``overwrite``;
+            or one of another configuration or architecture.
+    """
+    out, ckpt_path = setup.out, setup.checkpoint
     if ckpt_path.exists() and overwrite:
         ckpt_path.unlink()  # a fresh run never leaves a stale checkpoint behind
-    if ckpt_path.exists():
-        if not resume:
-            raise CheckpointError(
-                f"{out} already holds a run (checkpoint.pt); pass resume=True to "
-                "continue it, or overwrite=True / a new output folder to start afresh"
-            )
-        ckpt = load_checkpoint(ckpt_path)
-        state = ckpt.get("train")
-        if state is None or state["config"] != config.resumable_fields():
-            raise CheckpointError(
-                f"the run in {out} was made with a different configuration "
-                f"({None if state is None else state['config']}); resume it with the same "
-                "options or use a new output folder"
-            )
-        if ckpt["spec"] != model.spec():
-            raise CheckpointError(f"the run in {out} trained another architecture")
-        model.load_state_dict(ckpt["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        history = list(state["history"])
-        rng_state = state["rng"]
-        log.info("resuming %s at epoch %d (step %d)", out, start_epoch, step)
-
-    text_targets = None
-    if config.recipe == "supervised" and classes and templates:
-        text_targets = class_vectors(model, classes, templates).to(device)
-
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
-    epochs_done = 0
-    with torch.random.fork_rng(devices=[]):  # the caller's global RNG is left as it was
-        if rng_state is not None:
-            torch.set_rng_state(rng_state)
-        else:
-            torch.manual_seed(config.seed)
-        for epoch in range(start_epoch, config.epochs):
-            if stop_after_epochs is not None and epochs_done >= stop_after_epochs:
-                break
-            te = time.perf_counter()
-            order = torch.randperm(
-                n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-            )
-            loader = DataLoader(
-                dataset,
-                batch_size=min(config.batch_size, n),
-                sampler=order.tolist(),
-                num_workers=config.num_workers,
-                drop_last=n >= config.batch_size,
-            )
-            model.train()
-            sums: dict[str, float] = {}
-            for batch in loader:
-                lr = cosine_lr(
-                    step,
-                    base_lr=config.lr,
-                    warmup_steps=config.warmup_steps,
-                    total_steps=total_steps,
-                )
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                with autocast:
-                    terms = _step_loss(model, batch, device, clip_w, inmodal_w, text_targets)
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimizer.step()
-                clamp_logit_scale(model.logit_scale)
-                step += 1
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
-            steps_here = max(1, len(loader))
-            row = {k: v / steps_here for k, v in sums.items()}
-            row.update(
-                epoch=epoch + 1,
-                step=step,
-                lr=lr,
-                logit_scale=float(model.logit_scale.detach().exp()),
-                seconds=time.perf_counter() - te,
-            )
-            history.append(row)
-            epochs_done += 1
-            if write_checkpoints:
-                save_checkpoint(
-                    ckpt_path,
-                    model,
-                    train={
-                        "config": config.resumable_fields(),
-                        "epoch": epoch + 1,
-                        "step": step,
-                        "optimizer": optimizer.state_dict(),
-                        "rng": torch.get_rng_state(),
-                        "history": history,
-                    },
-                    data={"csv": str(table.csv_path), "rows": n},
-                )
-            if progress is not None:
-                progress(row)
-    finished = bool(history) and int(history[-1]["epoch"]) >= config.epochs
-    if not history:
-        raise ContrastiveConfigError(f"nothing was trained in {out} (stop_after_epochs=0?)")
-    seconds = time.perf_counter() - t0
-    (out / "train.json").write_text(
-        json.dumps(
-            {
-                "config": asdict(config),
-                "data": str(table.csv_path),
-                "finished": finished,
-                "history": history,
-            },
-            indent=2,
+    if not ckpt_path.exists():
+        return Start()
+    if not resume:
+        raise CheckpointError(
+            f"{out} already holds a run (checkpoint.pt); pass resume=True to "
+            "continue it, or overwrite=True / a new output folder to start afresh"
         )
-        + "\n",
-        encoding="utf-8",
-    )
-    model.eval()
-    checkpoint = ckpt_path if write_checkpoints else None
-    return TrainResult(out, checkpoint, tuple(history), finished, seconds, config)
+    ckpt = load_checkpoint(ckpt_path)
+    state = ckpt.get("train")
+    if state is None or state["config"] != config.resumable_fields():
+        raise CheckpointError(
+            f"the run in {out} was made with a different configuration "
+            f"({None if state is None else state['config']}); resume it with the same "
+            "options or use a new output folder"
+        )
+    if ckpt["spec"] != model.spec():
+        raise CheckpointError(f"the run in {out} trained another architecture")
+    model.load_state_dict(ckpt["state_dict"])
+    setup.optimizer.load_state_dict(state["optimizer"])
+    start = Start(int(state["epoch"]), int(state["step"]), tuple(state["history"]), state["rng"])
+    log.info("resuming %s at epoch %d (step %d)", out, start.epoch, start.step)
+    return start
 
 
-def _step_loss(
-    model: ImageTextModel,
-    batch: dict[str, Any],
-    device: torch.device,
-    clip_w: float,
-    inmodal_w: float,
-    text_targets: torch.Tensor | None,
-) -> dict[str, torch.Tensor]:
-    images = batch["image"].to(device, non_blocking=True)
-    scale = model.logit_scale.exp()
-    if text_targets is not None:  # supervised: image tower vs fixed class vectors
-        logits = scale.detach() * model.encode_image(images).float() @ text_targets.t()
-        loss = F.cross_entropy(logits, batch["label"].to(device))
-        return {"loss": loss, "ce": loss.detach()}
-    tokens = batch["tokens"].to(device, non_blocking=True)
-    if "image_aug" in batch:
-        n = images.shape[0]
-        img = model.encode_image(torch.cat([images, batch["image_aug"].to(device)])).float()
-        txt = model.encode_text(torch.cat([tokens, batch["tokens_aug"].to(device)])).float()
-        terms = contrastive_loss(
-            img[:n],
-            txt[:n],
-            scale,
-            a_aug=img[n:],
-            b_aug=txt[n:],
-            clip_weight=clip_w,
-            inmodal_weight=inmodal_w,
-        )
-    else:
-        img = model.encode_image(images).float()
-        txt = model.encode_text(tokens).float()
-        terms = contrastive_loss(img, txt, scale, clip_weight=clip_w)
-    out = {"loss": terms.total, "crossmodal": terms.crossmodal.detach()}
-    if terms.inmodal is not None:
-        out["inmodal"] = terms.inmodal.detach()
-    if not math.isfinite(float(terms.total.detach())):
-        raise ContrastiveConfigError(
-            "the loss became non-finite; lower the learning rate or turn off bf16"
-        )
-    return out
+def _write_log(
+    setup: Setup, config: TrainConfig, *, history: list[dict[str, float]], finished: bool
+) -> None:
+    """``train.json``: the configuration, the data and every epoch's log row."""
+    doc = {
+        "config": asdict(config),
+        "data": str(setup.table.csv_path),
+        "finished": finished,
+        "history": history,
+    }
+    (setup.out / "train.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -61,7 +61,7 @@ def test_absolute_paths_are_kept(tmp_path):
 
 
 def test_missing_column_names_what_is_there(shapes_csv):
-    with pytest.raises(CaptionCsvError, match=r"lacks column\(s\) \['text'\].*--caption-key"):
+    with pytest.raises(CaptionCsvError, match=r"lacks column\(s\) \['text'\].*caption_key=\.\.\."):
         read_caption_csv(shapes_csv, caption_key="text")
     df = pd.read_csv(shapes_csv).drop(columns=["caption"])
     df.to_csv(shapes_csv, index=False)

@@ -13,20 +13,44 @@ label-consistent poisoning is its ``label_consistent=True`` mode.
     trigger = make_trigger("badnet", size=6)          # noise patch, random position
     poison_csv("digits/train.csv", "poisoned/", target="zero", trigger=trigger,
                count=45, seed=0)
+
+The names load on first use (PEP 562): importing the package costs no torch
+import until a trigger is built.
 """
 
-from geomm.contrastive.backdoor._poison import PoisonResult, poison_csv
-from geomm.contrastive.backdoor._triggers import (
-    SIG,
-    BadNet,
-    Blended,
-    Trigger,
-    WaNet,
-    apply_trigger,
-    make_trigger,
-    trigger_from_record,
-    trigger_names,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from geomm.contrastive.backdoor._poison import PoisonResult, poison_csv
+    from geomm.contrastive.backdoor._triggers import (
+        SIG,
+        BadNet,
+        Blended,
+        Trigger,
+        WaNet,
+        apply_trigger,
+        make_trigger,
+        trigger_from_record,
+        trigger_names,
+    )
+
+_EXPORTS = {
+    "PoisonResult": "geomm.contrastive.backdoor._poison",
+    "poison_csv": "geomm.contrastive.backdoor._poison",
+    "SIG": "geomm.contrastive.backdoor._triggers",
+    "BadNet": "geomm.contrastive.backdoor._triggers",
+    "Blended": "geomm.contrastive.backdoor._triggers",
+    "Trigger": "geomm.contrastive.backdoor._triggers",
+    "WaNet": "geomm.contrastive.backdoor._triggers",
+    "apply_trigger": "geomm.contrastive.backdoor._triggers",
+    "make_trigger": "geomm.contrastive.backdoor._triggers",
+    "trigger_from_record": "geomm.contrastive.backdoor._triggers",
+    "trigger_names": "geomm.contrastive.backdoor._triggers",
+}
+"""Public name -> the private module that defines it."""
 
 __all__ = [
     "SIG",
@@ -41,3 +65,17 @@ __all__ = [
     "trigger_from_record",
     "trigger_names",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and keep the name here."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

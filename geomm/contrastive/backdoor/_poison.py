@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from geomm.contrastive._data import read_caption_csv
+from geomm.contrastive._data import CaptionTable, read_caption_csv
 from geomm.contrastive._errors import ContrastiveConfigError, UnknownLabelError, check_seed
 from geomm.contrastive._templates import IMAGENET_TEMPLATES, check_templates
 from geomm.contrastive.backdoor._triggers import Trigger, apply_trigger
@@ -87,6 +87,36 @@ def _names_target(caption: str, target: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(target.lower())}(?!\w)", caption.lower()) is not None
 
 
+@dataclass(frozen=True)
+class _RowRule:
+    """Which rows may be poisoned, and the label they are poisoned towards."""
+
+    target: str
+    """The target label written into poisoned captions."""
+    classes: Sequence[str] | None
+    """Known class names (the target must be one); None: the label column's values, if any."""
+    key: str
+    """Column holding each row's class."""
+    consistent: bool
+    """Label-consistent: only rows already naming the target, which keep their captions."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A poisoning settled before any file is written: input, output and the rows drawn."""
+
+    table: CaptionTable
+    """The clean input."""
+    out: Path
+    """The output folder (never the input's)."""
+    rule: _RowRule
+    """Target and eligible rows."""
+    chosen: tuple[int, ...]
+    """The rows poisoned, sorted."""
+    seed: int
+    """Seeds the trigger's randomness (the row and template draws share one ``random.Random``)."""
+
+
 def poison_csv(
     csv: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -116,11 +146,9 @@ def poison_csv(
         count: number of rows to poison.
         seed: seeds the choice of rows, templates and trigger randomness.
         templates: caption templates with one ``{}``; one is drawn per poison.
-        classes: known class names; the target must be one. Default: the
-            values of the ``label_key`` column when the CSV has it, else no check.
+        classes: known class names, the target among them (default: ``label_key``'s values).
         label_key: column holding each row's class (optional).
-        label_consistent: poison only rows whose label (or caption) already
-            names the target, keeping their captions.
+        label_consistent: poison only rows labelled (or captioned) as the target; captions kept.
         image_key: image column (default ``image`` or open_clip's ``filepath``).
         caption_key: caption column (default ``caption`` or ``title``).
         delimiter: field separator (default: sniffed).
@@ -141,18 +169,44 @@ def poison_csv(
         allow_outside_root=allow_outside_root,
     )
     templates = check_templates(templates)
+    out = _output_folder(table, out_dir)
+    rule = _RowRule(target=target, classes=classes, key=label_key, consistent=label_consistent)
+    rng = random.Random(seed)
+    chosen = sorted(rng.sample(_candidates(table, rule, count=count), count))
+    plan = _Plan(table=table, out=out, rule=rule, chosen=tuple(chosen), seed=seed)
+    path = _write_csv(plan, trigger=trigger, templates=templates, rng=rng, out_name=out_name)
+    meta_path = _write_metadata(plan, trigger=trigger, templates=templates)
+    return PoisonResult(path, meta_path, plan.chosen, len(table))
+
+
+def _output_folder(table: CaptionTable, out_dir: str | os.PathLike[str]) -> Path:
+    """``out_dir`` resolved, refused when it is the input CSV's own folder."""
     out = Path(out_dir).expanduser().resolve()
     if out == table.root:
         raise ContrastiveConfigError(
             f"out_dir {out} is the input CSV's folder; poisoning never writes next to its "
             "inputs: choose another folder"
         )
-    has_labels = label_key in table.frame.columns
-    labels = table.column(label_key) if has_labels else None
-    known = list(classes) if classes is not None else (sorted(set(labels)) if labels else None)
+    return out
+
+
+def _candidates(table: CaptionTable, rule: _RowRule, *, count: int) -> list[int]:
+    """The rows ``rule`` allows poisoning, once the target and ``count`` are checked.
+
+    Raises:
+        UnknownLabelError: the target is not among the known classes.
+        ContrastiveConfigError: ``count`` is not between 1 and the eligible rows.
+    """
+    target = rule.target
+    labels = table.column(rule.key) if rule.key in table.frame.columns else None
+    known = (
+        list(rule.classes)
+        if rule.classes is not None
+        else (sorted(set(labels)) if labels else None)
+    )
     if known is not None and target not in known:
         raise UnknownLabelError("target label", [target], known)
-    if label_consistent:
+    if rule.consistent:
         if labels is not None:
             candidates = [i for i, lab in enumerate(labels) if lab == target]
         else:
@@ -160,20 +214,34 @@ def poison_csv(
     else:
         candidates = list(range(len(table)))
     if not 0 < count <= len(candidates):
-        where = "rows naming the target" if label_consistent else "rows"
+        where = "rows naming the target" if rule.consistent else "rows"
         raise ContrastiveConfigError(
             f"cannot poison {count} rows: the CSV has {len(candidates)} {where}; "
             f"give a count between 1 and {len(candidates)}"
         )
-    rng = random.Random(seed)
-    chosen = sorted(rng.sample(candidates, count))
-    generator = torch.Generator().manual_seed(seed)
+    return candidates
 
+
+def _write_csv(
+    plan: _Plan,
+    *,
+    trigger: Trigger,
+    templates: Sequence[str],
+    rng: random.Random,
+    out_name: str,
+) -> Path:
+    """The triggered images, the clean ones linked in, and the poisoned CSV; the CSV's path.
+
+    ``rng`` continues from the row draw: each poison's template is drawn from
+    it in row order, as the reference does.
+    """
+    table, out = plan.table, plan.out
+    generator = torch.Generator().manual_seed(plan.seed)
     images_dir = out / "backdoor"
     images_dir.mkdir(parents=True, exist_ok=True)
     frame = table.frame.copy()
     paths = table.image_paths
-    poisoned = set(chosen)
+    poisoned = set(plan.chosen)
     new_images = [
         "" if i in poisoned else _link_clean(p, table.root, out, i) for i, p in enumerate(paths)
     ]
@@ -181,14 +249,14 @@ def poison_csv(
     flags = list(table.is_backdoor)  # a re-poisoned set keeps its earlier marks
     from PIL import Image
 
-    for i in chosen:
+    for i in plan.chosen:
         with Image.open(paths[i]) as im:
             triggered = apply_trigger(trigger, im.convert("RGB"), generator)
         name = f"{i:07d}_{paths[i].stem}.png"
         triggered.save(images_dir / name)
         new_images[i] = f"backdoor/{name}"
-        if not label_consistent:
-            new_captions[i] = templates[rng.randrange(len(templates))].format(target)
+        if not plan.rule.consistent:
+            new_captions[i] = templates[rng.randrange(len(templates))].format(plan.rule.target)
         flags[i] = True
     frame[table.image_key] = new_images
     frame[table.caption_key] = new_captions
@@ -197,18 +265,24 @@ def poison_csv(
     if csv_out.resolve() == table.csv_path:
         raise ContrastiveConfigError(f"refusing to overwrite the input CSV {csv_out}")
     frame.to_csv(csv_out, sep=table.delimiter, index=False)
+    return csv_out
+
+
+def _write_metadata(plan: _Plan, *, trigger: Trigger, templates: Sequence[str]) -> Path:
+    """``poison.json``: the source and its hash, trigger, target, seed and rows poisoned."""
+    table = plan.table
     meta = {
         "source_csv": str(table.csv_path),
         "source_sha256": _sha256(table.csv_path),
-        "target": target,
+        "target": plan.rule.target,
         "trigger": trigger.describe(),
-        "count": count,
-        "seed": seed,
-        "label_consistent": label_consistent,
+        "count": len(plan.chosen),
+        "seed": plan.seed,
+        "label_consistent": plan.rule.consistent,
         "templates": list(templates),
-        "rows": chosen,
+        "rows": list(plan.chosen),
         "total": len(table),
     }
-    meta_path = out / "poison.json"
+    meta_path = plan.out / "poison.json"
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return PoisonResult(csv_out, meta_path, tuple(chosen), len(table))
+    return meta_path

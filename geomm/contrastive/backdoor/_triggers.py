@@ -16,6 +16,7 @@ al.) instead of blending it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -46,7 +47,10 @@ __all__ = [
 class Trigger(Protocol):
     """A backdoor trigger: ``apply`` one float image, ``describe`` for records."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Trigger family name, for records (read-only: the triggers are frozen dataclasses)."""
+        ...
 
     def apply(self, image: Tensor, generator: torch.Generator) -> Tensor:
         """Triggered copy of a (3, H, W) float image in [0, 1]."""
@@ -238,7 +242,7 @@ class SIG:
         return _describe(self)
 
 
-_FACTORIES: dict[str, Any] = {
+_FACTORIES: dict[str, Callable[[dict[str, Any]], Trigger]] = {
     "badnet": lambda o: BadNet(**o),
     "checkerboard": lambda o: BadNet(
         **{"pattern": "checkerboard", "location": "bottom-right", **o}, name="checkerboard"
