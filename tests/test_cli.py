@@ -157,15 +157,15 @@ def test_bad_inputs_exit_non_zero_with_one_line(tiny_catalog, tmp_path, aoi_file
     _expect_error(
         capsys,
         [*base, "--aoi", str(aoi_file), "--max-cloud", "150"],
-        r"--max-cloud must be within 0..100",
+        r"max_cloud must be within 0..100",  # a range error names the argument
     )
 
 
 @pytest.mark.parametrize(
     ("option", "pattern"),
     [
-        (["--chip-size", "0"], r"chip_size must be a positive multiple of 8 .* got 0"),
-        (["--chip-size", "100"], r"chip_size must be a positive multiple of 8 .* got 100"),
+        (["--chip-size", "0"], r"chip_size must be a positive whole number of pixels .* got 0"),
+        (["--chip-size", "4096"], r"chip_size must be .* within \d+\.\.2048, got 4096"),
         (["--chunk-chips", "0"], r"chunk_chips must be a whole number >= 1, got 0"),
         (["--max-lag-days", "-1"], r"max_lag_days must be within 0..366, got -1"),
         (["--orbit-state", "sideways"], r"orbit_state must be 'ascending', 'descending'"),
@@ -269,3 +269,10 @@ def test_models_lists_inputs_and_where_weights_are(tmp_path, monkeypatch, capsys
     cached.write_bytes(b"placeholder")
     code, out, _ = run(["models"], capsys)
     assert code == 0 and f"croma-base: {cached}\n" in out and "present" in out
+
+
+def test_cleanclip_prints_a_path_with_markup_as_it_is(tmp_path, capsys):
+    folder = tmp_path / "[/x] [red]digits"  # was a MarkupError (exit 70) after the set was made
+    code, printed, err = run(["cleanclip", "make-digits", "--out", str(folder)], capsys)
+    assert code == 0, err
+    assert str(folder / "train.csv") in " ".join(printed.split())

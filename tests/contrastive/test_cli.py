@@ -9,8 +9,8 @@ import pandas as pd
 import typer
 from typer.testing import CliRunner
 
+from geomm.cli._cleanclip import app
 from geomm.contrastive import CaptionCsvError, UnknownLabelError
-from geomm.contrastive._cli import app
 
 from .conftest import tree_hashes
 

@@ -144,12 +144,12 @@ def test_a_model_without_torch_names_the_extra(tmp_path, monkeypatch):
 def test_the_cli_maps_any_missing_optional_module_to_its_extra(
     monkeypatch, capsys, module, command, extra
 ):
-    import geomm.cli
+    import geomm.cli._main
 
     def missing(*_args, **_kwargs):
         raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
-    monkeypatch.setattr(geomm.cli, "app", missing)
+    monkeypatch.setattr(geomm.cli._main, "app", missing)
     line = one_line_error(capsys, [*command, "--whatever"])
     top = module.split(".")[0]
     assert line == (
@@ -159,12 +159,12 @@ def test_the_cli_maps_any_missing_optional_module_to_its_extra(
 
 
 def test_a_missing_module_of_no_extra_is_still_a_bug(monkeypatch, capsys):
-    import geomm.cli
+    import geomm.cli._main
 
     def missing(*_args, **_kwargs):
         raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
 
-    monkeypatch.setattr(geomm.cli, "app", missing)
+    monkeypatch.setattr(geomm.cli._main, "app", missing)
     assert main(["search"]) == 70
     assert "internal error: ModuleNotFoundError" in capsys.readouterr().err
 

@@ -72,7 +72,7 @@ def test_make_digits_keeps_a_folder_of_someone_elses_files(tmp_path: Path, capsy
 
 
 def test_cli_advice_names_flags_not_python_arguments():
-    from geomm.cli import _as_flags
+    from geomm.cli._flags import as_flags as _as_flags
 
     library = (
         "cube 'c.zarr' is damaged: ...; repair it with write_cube(cube, path, resume=True) "
