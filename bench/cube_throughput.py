@@ -12,7 +12,7 @@ the same GeoBox, in one invocation):
 
 * ``geomm``: ``build_cube`` + ``write_cube`` (pairing, harmonization, clear
   mask, dB; threaded Dask scheduler), default configuration; ``geomm-odc``
-  the same with ``LoadOptions(engine="odc")`` (odc-stac per acquisition).
+  the same with ``LoadOptions(reader=OdcReader())`` (odc-stac per Zarr chunk).
 * ``odc-stac``: ``odc.stac.load`` of S2 (12 bands + SCL, ``groupby="solar_day"``)
   and of S1 (vv, vh, ``like=`` the S2 load) onto the cube's GeoBox, 2048 px
   chunks, merged, ``to_zarr(zarr_format=3)`` with default settings: the
@@ -127,7 +127,7 @@ def region_dir(workdir: Path) -> Path:
     return folder
 
 
-def aoi_for(scale: int):  # noqa: ANN201 - geomm.aoi.Aoi
+def aoi_for(scale: int):
     """A chip-aligned square AOI in UTM 33 (edges 1 m inside the chips): the cube grid
     is then exactly ``AOI_CHIPS * sqrt(scale)`` chips square."""
     import numpy as np
@@ -174,10 +174,11 @@ def setting(workdir: Path, scale: int) -> Setting:
 # --------------------------------------------------------------------------- contenders
 
 
-def run_geomm(st: Setting, store: Path, engine: str = "geomm") -> dict:
-    from geomm.cube import CubeConfig, LoadOptions, build_cube, write_cube
+def run_geomm(st: Setting, store: Path, reader: str = "geomm") -> dict:
+    from geomm.cube import CubeConfig, LoadOptions, OdcReader, build_cube, write_cube
 
-    config = CubeConfig() if engine == "geomm" else CubeConfig(load=LoadOptions(engine=engine))
+    odc = reader == "odc"
+    config = CubeConfig(load=LoadOptions(reader=OdcReader())) if odc else CubeConfig()
     began = time.perf_counter()
     ds = build_cube(st.items, aoi=st.aoi, profile=st.profile, config=config)
     write_cube(ds, store)
@@ -246,7 +247,7 @@ def run_stackstac(st: Setting, store: Path) -> dict:
     return {"seconds": time.perf_counter() - began, "written": _written(ds)}
 
 
-def _window_reader(st: Setting):  # noqa: ANN202 - (hrefs, read)
+def _window_reader(st: Setting):
     """Every COG a cube of ``st`` needs, and a function decoding its window.
 
     The window is the part of the COG that intersects the GeoBox, in the
@@ -267,7 +268,7 @@ def _window_reader(st: Setting):  # noqa: ANN202 - (hrefs, read)
         )
     ]
 
-    def read(href: str):  # noqa: ANN202 - numpy array or None
+    def read(href: str):
         with rasterio.open(href) as src:
             box = transform_bounds(gb_crs, src.crs, west, south, east, north, densify_pts=21)
             win = from_bounds(*box, transform=src.transform).round_offsets().round_lengths()
@@ -376,7 +377,7 @@ def run_zarr_write(st: Setting, store: Path, ref: Path) -> dict:
     chunked = cube.chunk({"time": 1, "y": edge, "x": edge})
     pixel_vars = [n for n, v in cube.data_vars.items() if {"y", "x"} <= set(v.dims)]
 
-    def timed(ds: xr.Dataset, **kw) -> float:  # noqa: ANN003
+    def timed(ds: xr.Dataset, **kw) -> float:
         shutil.rmtree(store, ignore_errors=True)
         began = time.perf_counter()
         ds.to_zarr(store, zarr_format=3, **kw)
@@ -400,7 +401,7 @@ def run_zarr_write(st: Setting, store: Path, ref: Path) -> dict:
     return out
 
 
-def _written(ds) -> float:  # noqa: ANN001 - xarray Dataset
+def _written(ds) -> float:
     """Pixel values a peer actually wrote (its own time axes and layers), in millions."""
     return sum(v.size for v in ds.data_vars.values() if {"y", "x"} & set(v.dims)) / 1e6
 
@@ -425,7 +426,7 @@ def child(args: argparse.Namespace) -> None:
     if args.only == "geomm":
         result = run_geomm(st, store)
     elif args.only == "geomm-odc":
-        result = run_geomm(st, store, engine="odc")
+        result = run_geomm(st, store, reader="odc")
     elif args.only == "odc-stac":
         result = run_odc(st, store)
     elif args.only == "odc-stac-bilinear":
@@ -563,7 +564,7 @@ ROW_LABELS = {
     "zarr-write-default": "floor: zarr write (default settings)",
     "zarr-write-tuned": "floor: zarr write (tuned)",
     "decode-encode": "bound: raw decode + encode + write of the windows",
-    "geomm-odc": "geomm, engine=odc",
+    "geomm-odc": "geomm, reader=OdcReader()",
     "odc-stac": "odc-stac (obvious)",
     "odc-stac-bilinear": "odc-stac (obvious, but bilinear like geomm)",
     "stackstac": "stackstac (obvious)",
@@ -727,9 +728,9 @@ def profile_geomm(args: argparse.Namespace) -> None:
     One threaded run for the wall time, then one run on the synchronous
     scheduler with the reader's stages wrapped in timers (exclusive seconds:
     a stage's time excludes the wrapped stages it calls). The wrapped names are
-    geomm.cube._read / _resample internals; missing ones are skipped, so this
+    geomm.cube reader internals; missing ones are skipped, so this
     keeps working (with less detail) as the reader changes. With
-    ``LoadOptions(engine="odc")`` only the total and the remainder show.
+    ``LoadOptions(reader=OdcReader())`` only the total and the remainder show.
     """
     import collections
     import functools
@@ -757,9 +758,9 @@ def profile_geomm(args: argparse.Namespace) -> None:
     calls: collections.Counter = collections.Counter()
     inner: list[float] = []
 
-    def timed(label: str, func):  # noqa: ANN001, ANN202
+    def timed(label: str, func):
         @functools.wraps(func)
-        def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        def wrapper(*a, **k):
             began = time.perf_counter()
             inner.append(0.0)
             try:
@@ -779,44 +780,45 @@ def profile_geomm(args: argparse.Namespace) -> None:
         errors = rasterio.errors
 
         @staticmethod
-        def open(*a, **k):  # noqa: ANN002, ANN003, ANN205
+        def open(*a, **k):
             ds = timed("rasterio.open", rasterio.open)(*a, **k)
             ds.read = timed("dataset.read (COG decode)", ds.read)
             return ds
 
-    try:
-        from geomm.cube import _read, _resample
-    except ImportError:
-        _read = _resample = None
-    stages = {
-        "read_s2_block": "S2 mosaic + harmonize + clear (numpy)",
-        "read_s1_block": "S1 mosaic + dB (numpy)",
-        "_read_window": "nodata masks",
-        "_sample_bands": "band grouping",
-        "_plan": "sampling plans (cached per source grid and task)",
-        "_coarse_positions": "sample positions across zones (pyproj)",
-    }
-    kernels = {
-        "_bilinear": "resample: bilinear, nodata in the window (remap, weights)",
-        "_bilinear_valid": "resample: bilinear, all valid (remap, tile-edge fix-up)",
-        "_zoom2": "resample: exact 2x (OpenCV resize)",
-        "_nearest": "resample: nearest (SCL)",
-        "_copy": "resample: window copy",
-    }
-    saved = []
-    if _read is not None and hasattr(_read, "_PLANS"):
-        _read._PLANS.clear()  # plans computed in the timed run too
-    from geomm.cube import _store
+    import importlib
 
-    writes = {"_write_chunks": "Zarr chunk writes (contiguous copy, wait for encode)"}
-    for module, table_ in ((_read, stages), (_resample, kernels), (_store, writes)):
-        for name, label in table_.items():
-            if module is not None and hasattr(module, name):
-                saved.append((module, name, getattr(module, name)))
-                setattr(module, name, timed(label, getattr(module, name)))
-    if _read is not None and hasattr(_read, "rasterio"):
-        saved.append((_read, "rasterio", _read.rasterio))
-        _read.rasterio = TimedRasterio
+    # (module, name looked up there, label): each wrapped where its caller finds it
+    wrapped = [
+        ("_geomm_reader", "read_s2_block", "S2 mosaic + harmonize + clear (numpy)"),
+        ("_geomm_reader", "read_s1_block", "S1 mosaic + dB (numpy)"),
+        ("_kernels", "read_window", "nodata masks"),
+        ("_kernels", "sample_bands", "band grouping"),
+        ("_kernels", "plan_read", "sampling plans (cached per source grid and task)"),
+        ("_plan", "_coarse_positions", "sample positions across zones (pyproj)"),
+        ("_resample", "bilinear", "resample: bilinear, nodata in the window (remap, weights)"),
+        ("_remap", "_bilinear_valid", "resample: bilinear, all valid (remap, tile-edge fix-up)"),
+        ("_resample", "_zoom2", "resample: exact 2x (OpenCV resize)"),
+        ("_resample", "nearest", "resample: nearest (SCL)"),
+        ("_resample", "_copy", "resample: window copy"),
+        ("_blocks", "write_chunks", "Zarr chunk writes (contiguous copy, wait for encode)"),
+    ]
+    saved = []
+    for module_name, name, label in wrapped:
+        try:
+            module = importlib.import_module(f"geomm.cube.{module_name}")
+        except ImportError:
+            continue  # the reader changed: less detail, same total
+        if hasattr(module, name):
+            saved.append((module, name, getattr(module, name)))
+            setattr(module, name, timed(label, getattr(module, name)))
+    try:
+        from geomm.cube import _handles, _plan
+
+        _plan.PLANS.clear()  # plans computed in the timed run too
+        saved.append((_handles, "rasterio", _handles.rasterio))
+        _handles.rasterio = TimedRasterio
+    except (ImportError, AttributeError):
+        pass
     try:
         with dask.config.set(scheduler="synchronous"):
             total = once()

@@ -75,7 +75,7 @@ def chip_arrays(cube: Path, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(s1[:n]), np.stack(s2[:n])
 
 
-def matmul_rate(dtype, size: int = 4096, seconds: float = 2.0) -> float:  # noqa: ANN001
+def matmul_rate(dtype, size: int = 4096, seconds: float = 2.0) -> float:
     """Dense ``torch.mm`` rate in GFLOP/s."""
     import torch
 
@@ -89,7 +89,7 @@ def matmul_rate(dtype, size: int = 4096, seconds: float = 2.0) -> float:  # noqa
     return 2 * size**3 * n / (time.perf_counter() - began) / 1e9
 
 
-def flops_per_chip(model, size: int = 120) -> float:  # noqa: ANN001 - torchgeo CROMA
+def flops_per_chip(model, size: int = 120) -> float:
     """Forward FLOPs of one joint chip, counted by torch."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -99,7 +99,7 @@ def flops_per_chip(model, size: int = 120) -> float:  # noqa: ANN001 - torchgeo 
     return float(counter.get_total_flops())
 
 
-def reference_normalize(x):  # noqa: ANN001, ANN201 - torch.Tensor
+def reference_normalize(x):
     """CROMA README: per channel, the batch's mean +- 2 std mapped to [0, 1]."""
     mean = x.mean(dim=(0, 2, 3), keepdim=True)
     std = x.std(dim=(0, 2, 3), keepdim=True)
@@ -107,7 +107,7 @@ def reference_normalize(x):  # noqa: ANN001, ANN201 - torch.Tensor
     return ((x - lo) / (hi - lo)).clamp(0, 1)
 
 
-def run_naive(model, s1: np.ndarray, s2: np.ndarray, batch: int) -> float:  # noqa: ANN001
+def run_naive(model, s1: np.ndarray, s2: np.ndarray, batch: int) -> float:
     import torch
 
     began = time.perf_counter()
@@ -120,7 +120,7 @@ def run_naive(model, s1: np.ndarray, s2: np.ndarray, batch: int) -> float:  # no
     return time.perf_counter() - began
 
 
-def run_model(model, s1: np.ndarray, s2: np.ndarray, batch: int) -> tuple[float, np.ndarray]:  # noqa: ANN001
+def run_model(model, s1: np.ndarray, s2: np.ndarray, batch: int) -> tuple[float, np.ndarray]:
     began = time.perf_counter()
     parts = [
         model.embed(s1[i : i + batch], s2[i : i + batch], outputs=["joint"])["joint"]
@@ -129,7 +129,7 @@ def run_model(model, s1: np.ndarray, s2: np.ndarray, batch: int) -> tuple[float,
     return time.perf_counter() - began, np.concatenate(parts)
 
 
-def run_embed(cube: Path, spec, batch: int, out: Path) -> tuple[float, int]:  # noqa: ANN001
+def run_embed(cube: Path, spec, batch: int, out: Path) -> tuple[float, int]:
     from geomm.embed import EmbedConfig, embed_cube
 
     config = EmbedConfig(model=spec, min_clear=0.0, min_s1_coverage=0.0, batch_size=batch)

@@ -199,7 +199,11 @@ def main() -> None:
             runs[name].append(timed(cmd, env, probe_file, scratch))
         print(f"repeat {repeat + 1}/{args.repeats} done", flush=True)
 
-    lines = [f"tree: {args.tree or ct.revision()}", f"machine: {ct.machine()}", f"repeats: {args.repeats}", ""]
+    lines = [
+        f"tree: {args.tree or ct.revision()}",
+        f"machine: {ct.machine()}", f"repeats: {args.repeats}",
+        "",
+    ]
     for name, results in runs.items():
         line = f"{name:>18}: whole process {summary([r['wall'] for r in results])}"
         if "first_read" in results[0]:

@@ -54,17 +54,17 @@ def _no_network() -> Iterator[None]:
     def allowed(address: object) -> bool:
         return not isinstance(address, tuple) or str(address[0]) in _LOOPBACK
 
-    def connect(self, address):  # noqa: ANN001, ANN202
+    def connect(self, address):
         if not allowed(address):
             raise OSError(f"tests are offline: refused a connection to {address!r}")
         return real_connect(self, address)
 
-    def connect_ex(self, address):  # noqa: ANN001, ANN202
+    def connect_ex(self, address):
         if not allowed(address):
             raise OSError(f"tests are offline: refused a connection to {address!r}")
         return real_connect_ex(self, address)
 
-    def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def getaddrinfo(host, *args, **kwargs):
         if host is not None and str(host) not in _LOOPBACK:
             raise socket.gaierror(f"tests are offline: refused to resolve {host!r}")
         return real_getaddrinfo(host, *args, **kwargs)
@@ -91,7 +91,7 @@ def _deletes_stay_in_temp() -> Iterator[None]:
     real_rmtree = shutil.rmtree
     temp = Path(tempfile.gettempdir()).resolve()
 
-    def rmtree(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def rmtree(path, *args, **kwargs):
         where = Path(path).expanduser().resolve()
         if where == temp or not where.is_relative_to(temp):
             raise AssertionError(f"tests may only delete inside {temp}; refused {str(path)!r}")

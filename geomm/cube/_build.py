@@ -2,17 +2,20 @@
 
 This module only coordinates: the profile decides radiometry
 (:mod:`geomm.stac`), :mod:`geomm.cube._pairing` decides which S1 pass goes
-with which S2 acquisition, :mod:`geomm.cube._grid` fixes the pixel grid and
-:mod:`geomm.cube._read` turns each acquisition into lazy Dask arrays
-(:mod:`geomm.cube._load`, through odc-stac, with ``engine="odc"``).
+with which S2 acquisition, :mod:`geomm.cube._grid` fixes the pixel grid, the
+configured reader (``LoadOptions.reader``: :mod:`geomm.cube._reader`) reads
+each acquisition block by block, and :mod:`geomm.cube._graph` makes those
+blocks lazy Dask arrays.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Integral
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -24,12 +27,13 @@ import xarray as xr
 from geomm._version import __version__
 from geomm.aoi import Aoi
 from geomm.cube._composite import CompositeSpec, composite
+from geomm.cube._graph import mosaic_array
 from geomm.cube._grid import CubeGrid, crs_problem, cube_grid, grid_option_problem
-from geomm.cube._load import LoadOptions, load_s1, load_s2
+from geomm.cube._load import LoadOptions
 from geomm.cube._pairing import Pair, PairingRule, pair_items
-from geomm.cube._read import item_source, mosaic_order, s1_array, s2_array
+from geomm.cube._reader import Mosaic, Sensor
 from geomm.errors import EmptyResultError, OptionError
-from geomm.stac import S1_BANDS, S2_BANDS, Profile
+from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
 
 __all__ = ["CubeConfig", "build_cube"]
 
@@ -43,16 +47,17 @@ class CubeConfig:
     resolution: float = 10.0
     """Pixel size in metres."""
     chip_size: int = 120
-    """Chip edge in pixels (multiple of 8); chip edges fix the grid."""
+    """Chip edge in pixels; chip edges fix the grid (a model may need a multiple of its patch)."""
     chunk_chips: int = 8
     """Zarr chunk edge in chips (8 x 120 px = 960 px: ~22 MB of S2 per chunk)."""
     task_chunks: int = 2
     """Dask chunk edge in Zarr chunks: one task reads ``task_chunks`` x
     ``task_chunks`` chunks of one acquisition at once, so COG tiles that
-    straddle chunks are decoded once (a third less decoding than chunk by
-    chunk at the defaults); its work arrays are task-sized. It is also the
-    unit a resumed run redoes, and a store resumes only with the chunking it
-    began with (warped values may differ by rounding between chunkings)."""
+    straddle chunks are decoded once; its work arrays are task-sized. It is
+    also the unit a resumed run redoes, and a store resumes only with the
+    chunking it began with (warped values may differ by rounding between
+    chunkings). A reader may read in its own unit instead
+    (``Reader.block_chunks``: odc-stac's reads one Zarr chunk per task)."""
     pairing: PairingRule = field(default_factory=PairingRule)
     """How S1 passes are matched to S2 acquisitions."""
     load: LoadOptions = field(default_factory=LoadOptions)
@@ -107,6 +112,22 @@ def build_cube(
     config = config or CubeConfig()
     items = list(items)
     verdict = {item.id: profile.describe(item) for item in items}
+    pairs = _pairs(items, verdict, config.pairing)
+    grid = config.grid(aoi)
+    planes = _Planes.read(pairs, verdict, grid=grid, profile=profile, config=config)
+    ds = _dataset(pairs, grid, planes)
+    ds.attrs.update(_provenance(pairs, profile, grid, config))
+    has_scl = any("SCL" in v.bands for v in verdict.values() if v.sensor == "sentinel-2")
+    _describe_variables(ds, has_scl)
+    if config.composite is not None:
+        ds = composite(ds, period=config.composite.period, method=config.composite.method)
+    return ds
+
+
+def _pairs(
+    items: list[pystac.Item], verdict: dict[str, ItemBands], rule: PairingRule
+) -> list[Pair]:
+    """The S2 acquisitions with their S1 passes; refuses item sets that make no cube."""
     s2_items = [i for i in items if verdict[i.id].sensor == "sentinel-2"]
     s1_items = [i for i in items if verdict[i.id].sensor == "sentinel-1"]
     for item in s1_items:
@@ -115,27 +136,89 @@ def build_cube(
         raise EmptyResultError(
             "no Sentinel-2 scenes among the items; a cube's time axis is the S2 acquisitions"
         )
-    pairs = pair_items(s2_items, s1_items, rule=config.pairing)
+    pairs = pair_items(s2_items, s1_items, rule=rule)
     if not pairs:
         raise EmptyResultError(
             f"none of {len(s2_items)} Sentinel-2 scene(s) has a Sentinel-1 pass within "
-            f"+-{config.pairing.max_lag_days:g} days; widen the dates, raise max_lag_days, "
+            f"+-{rule.max_lag_days:g} days; widen the dates, raise max_lag_days, "
             "or keep unpaired dates"
         )
-    grid = config.grid(aoi)
-    if config.load.engine == "odc":
-        s2, s1, clear = _odc_planes(pairs, verdict, grid, profile, config.load)
-    else:
-        s2, s1, clear = _geomm_planes(
-            pairs, verdict, grid, profile, config.load, config.task_chunks
+    return pairs
+
+
+@dataclass(frozen=True, eq=False)
+class _Planes:
+    """The cube's lazy pixel variables, one time step per pair."""
+
+    s2: da.Array
+    """(time, s2_band, y, x) uint16."""
+    s1: da.Array
+    """(time, s1_band, y, x) float32 dB."""
+    clear: da.Array
+    """(time, y, x) bool."""
+
+    @classmethod
+    def read(
+        cls,
+        pairs: list[Pair],
+        verdict: dict[str, ItemBands],
+        *,
+        grid: CubeGrid,
+        profile: Profile,
+        config: CubeConfig,
+    ) -> _Planes:
+        """The pairs' acquisitions through the configured reader (:mod:`geomm.cube._graph`).
+
+        One S1 array per distinct pass, plus an empty pass (all NaN) for
+        unpaired S2 dates, taken along time as the pairs use them.
+        """
+        options = config.load
+        reader = options.reader
+
+        def mosaic(items: Sequence[pystac.Item], sensor: Sensor, method: str) -> Mosaic[Any]:
+            sources = reader.sources(items, [verdict[i.id] for i in items], grid=grid)
+            snow = options.snow_is_clear if sensor is Sensor.S2 else False
+            return Mosaic(sensor, tuple(sources), profile, method, snow_is_clear=snow)
+
+        task_chunks = config.task_chunks
+        s2_mosaics = [mosaic(p.s2.items, Sensor.S2, options.s2_resampling) for p in pairs]
+        raw = mosaic_array(
+            reader,
+            s2_mosaics,
+            sensor=Sensor.S2,
+            grid=grid,
+            task_chunks=task_chunks,
+            with_valid=True,
         )
+        passes: dict[str, int] = {}
+        s1_mosaics: list[Mosaic[Any]] = []
+        for p in pairs:
+            if p.s1 is not None and p.s1.key not in passes:
+                passes[p.s1.key] = len(s1_mosaics)
+                s1_mosaics.append(mosaic(p.s1.items, Sensor.S1, options.s1_resampling))
+        s1_mosaics.append(Mosaic(Sensor.S1, (), profile, options.s1_resampling))
+        per_pass = mosaic_array(
+            reader, s1_mosaics, sensor=Sensor.S1, grid=grid, task_chunks=task_chunks
+        )
+        index = [passes[p.s1.key] if p.s1 is not None else len(s1_mosaics) - 1 for p in pairs]
+        s1 = (
+            da.take(per_pass, index, axis=0)
+            if index != list(range(len(index)))
+            else per_pass[: len(index)]
+        )
+        nb = len(S2_BANDS)
+        return cls(s2=raw[:, :nb], s1=s1, clear=raw[:, nb].astype(bool))
+
+
+def _dataset(pairs: list[Pair], grid: CubeGrid, planes: _Planes) -> xr.Dataset:
+    """The cube's variables and coordinates, chunked as the store writes them, with its CRS."""
     times = pd.DatetimeIndex([_naive_utc(p.s2.time) for p in pairs], name="time")
     y, x = _pixel_centres(grid)
     ds = xr.Dataset(
         {
-            "s2": (("time", "s2_band", "y", "x"), s2),
-            "s1": (("time", "s1_band", "y", "x"), s1),
-            "clear": (("time", "y", "x"), clear),
+            "s2": (("time", "s2_band", "y", "x"), planes.s2),
+            "s1": (("time", "s1_band", "y", "x"), planes.s1),
+            "clear": (("time", "y", "x"), planes.clear),
         },
         coords={"y": y, "x": x},
     ).assign_coords(
@@ -145,68 +228,14 @@ def build_cube(
     )
     # One chunk holds all bands of a time step: the unit a reader wants.
     ds = ds.chunk({"time": 1, "s2_band": -1, "s1_band": -1})
-    ds = ds.assign(**_pair_variables(pairs))
+    ds = ds.assign(_pair_variables(pairs))
     # CF grid mapping (spatial_ref + grid_mapping on every pixel variable), so
     # xr.open_zarr(..., decode_coords="all").rio.crs works after a round trip.
     ds = ds.drop_vars("spatial_ref", errors="ignore").rio.write_crs(grid.crs)
     for name in ("s2", "s1", "clear"):
         ds[name].attrs["grid_mapping"] = "spatial_ref"
-    ds.attrs.update(_provenance(pairs, profile, grid, config))
-    _describe_variables(ds, any("SCL" in verdict[i.id].bands for i in s2_items))
-    if config.composite is not None:
-        ds = composite(ds, period=config.composite.period, method=config.composite.method)
-    return ds
-
-
-def _geomm_planes(pairs, verdict, grid, profile, options, task_chunks):
-    """(s2, s1, clear) Dask arrays through geomm's reader (:mod:`geomm.cube._read`)."""
-
-    def plan(items) -> list:
-        return mosaic_order([item_source(i, verdict[i.id]) for i in items], grid.crs)
-
-    s2_plans = [plan(p.s2.items) for p in pairs]
-    raw = s2_array(
-        s2_plans, grid, profile, options.snow_is_clear, task_chunks, options.s2_resampling
-    )
-    passes: dict[str, int] = {}
-    s1_plans = []
-    for p in pairs:
-        if p.s1 is not None and p.s1.key not in passes:
-            passes[p.s1.key] = len(s1_plans)
-            s1_plans.append(plan(p.s1.items))
-    s1_plans.append([])  # an empty pass (all NaN) for unpaired S2 dates
-    per_pass = s1_array(s1_plans, grid, profile, task_chunks, options.s1_resampling)
-    index = [passes[p.s1.key] if p.s1 is not None else len(s1_plans) - 1 for p in pairs]
-    s1 = (
-        da.take(per_pass, index, axis=0)
-        if index != list(range(len(index)))
-        else per_pass[: len(index)]
-    )
-    return raw[:, : len(S2_BANDS)], s1, raw[:, len(S2_BANDS)].astype(bool)
-
-
-def _odc_planes(pairs, verdict, grid, profile, options):
-    """(s2, s1, clear) Dask arrays through odc-stac (reference engine)."""
-    s2_planes, clear_planes, s1_planes = [], [], []
-    s1_cache: dict[str, xr.DataArray] = {}
-    for pair in pairs:
-        s2, clear = load_s2(
-            pair.s2.items, [verdict[i.id] for i in pair.s2.items], grid, profile, options
-        )
-        s2_planes.append(s2.data)
-        clear_planes.append(clear.data)
-        if pair.s1 is None:
-            shape = (len(S1_BANDS), *s2.shape[1:])
-            s1_planes.append(
-                da.full(shape, np.nan, dtype=np.float32, chunks=((len(S1_BANDS),), *s2.chunks[1:]))
-            )
-            continue
-        if pair.s1.key not in s1_cache:
-            s1_cache[pair.s1.key] = load_s1(
-                pair.s1.items, [verdict[i.id] for i in pair.s1.items], grid, profile, options
-            )
-        s1_planes.append(s1_cache[pair.s1.key].data)
-    return da.stack(s2_planes), da.stack(s1_planes), da.stack(clear_planes)
+    cube: xr.Dataset = ds
+    return cube
 
 
 def _pixel_centres(grid: CubeGrid) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +246,8 @@ def _pixel_centres(grid: CubeGrid) -> tuple[np.ndarray, np.ndarray]:
     return y, x
 
 
-def _pair_variables(pairs: list[Pair]) -> dict[str, xr.DataArray]:
+def _pair_variables(pairs: list[Pair]) -> dict[str, tuple[str, np.ndarray]]:
+    """The per-time pair variables (S1 time, lag, orbit), as (dim, values)."""
     s1_time = [
         np.datetime64(_naive_utc(p.s1.time), "ns") if p.s1 else np.datetime64("NaT", "ns")
         for p in pairs
@@ -233,14 +263,17 @@ def _pair_variables(pairs: list[Pair]) -> dict[str, xr.DataArray]:
     }
 
 
-def _provenance(pairs: list[Pair], profile: Profile, grid: CubeGrid, config: CubeConfig) -> dict:
+def _provenance(
+    pairs: list[Pair], profile: Profile, grid: CubeGrid, config: CubeConfig
+) -> dict[str, object]:
+    """The cube's provenance attributes (part of its resume fingerprint: keep them stable)."""
     return {
         "geomm_version": __version__,
         "provider": profile.name,
         "s2_items": json.dumps([list(p.s2.item_ids) for p in pairs]),
         "s1_items": json.dumps([list(p.s1.item_ids) if p.s1 else [] for p in pairs]),
         "pairing_rule": json.dumps(asdict(config.pairing)),
-        "load_options": json.dumps(asdict(config.load)),
+        "load_options": json.dumps(config.load.provenance()),
         "chip_size": grid.chip_size,
         "chunk_chips": grid.chunk_chips,
         "resolution": grid.resolution,
@@ -265,6 +298,6 @@ def _describe_variables(ds: xr.Dataset, has_scl: bool) -> None:
     ds.s1_lag_days.attrs.update(long_name="S1 time minus S2 time", units="days")
 
 
-def _naive_utc(moment) -> pd.Timestamp:
+def _naive_utc(moment: dt.datetime) -> pd.Timestamp:
     ts = pd.Timestamp(moment)
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts

@@ -11,12 +11,16 @@ power keeps every reducer right.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from geomm.errors import CompositeError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["CompositeError", "CompositeSpec", "composite"]
 
@@ -55,6 +59,8 @@ def composite(ds: xr.Dataset, *, period: str = "1M", method: str = "median") -> 
         observations per pixel) and ``n_acquisitions(time)``. The time
         coordinate is the start of each period.
     """
+    import xarray as xr  # here: a CompositeSpec (an option) is made without the array stack
+
     if method not in _METHODS:
         raise CompositeError(f"composite method must be one of {list(_METHODS)}, got {method!r}")
     freq = _pandas_freq(period)
@@ -94,7 +100,7 @@ def composite(ds: xr.Dataset, *, period: str = "1M", method: str = "median") -> 
     return out.chunk(chunks)
 
 
-def _quiet(func):
+def _quiet(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """Make a nan-reducer return NaN for all-NaN pixels without warning.
 
     Pixels never clear in a period are all-NaN; numpy warns for those. Filling
@@ -102,7 +108,9 @@ def _quiet(func):
     filters, which are not thread-safe under Dask's threaded scheduler.
     """
 
-    def reduce(values, axis=None, **kwargs):
+    def reduce(
+        values: np.ndarray, axis: int | tuple[int, ...] | None = None, **kwargs: Any
+    ) -> np.ndarray:
         empty = np.isnan(values).all(axis=axis, keepdims=True)
         result = func(np.where(empty, 0, values), axis=axis, **kwargs)
         return np.where(np.squeeze(empty, axis=axis), np.nan, result)

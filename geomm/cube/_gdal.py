@@ -19,8 +19,8 @@ __all__ = ["CACHE_MB", "READ_OPTIONS", "credentials_hint", "reader_env", "source
 
 CACHE_MB = 32
 """GDAL's cache of decoded COG tiles, per process. A task reads each window
-once (``_read._read_task``), so the cache only needs the tiles of the reads in
-flight; a small one recycles its blocks, while a large one keeps touching
+once (``GeommReader.read_block``), so the cache only needs the tiles of the
+reads in flight; a small one recycles its blocks, while a large one keeps touching
 fresh memory (page faults cost more here than the decoding they save:
 docs/benchmarks.md)."""
 
@@ -32,9 +32,9 @@ READ_OPTIONS: dict[str, str | int] = {
     # from the header read once at planning time), not from the handle it
     # reads with, yet rasterio has GDAL build the file's CRS at every open; by
     # default (AUTO) GDAL builds it from the GeoTIFF keys *and* from PROJ's
-    # EPSG database and compares the two, about a third of an open's time.
+    # EPSG database and compares the two, a large share of an open's time.
     # GEOKEYS builds it from the keys alone (rasterio still reports the EPSG
-    # code): -0.08 s of wall and CPU per cold 1x benchmark build.
+    # code), saving that work at every open (docs/benchmarks.md).
     "GTIFF_SRS_SOURCE": "GEOKEYS",
     # No directory listing and no probing for sidecar files (.aux.xml, .msk,
     # ...) at open: over HTTP that was 10 extra requests per open (12 against
@@ -59,14 +59,14 @@ def reader_env() -> Env:
     return _defaults(READ_OPTIONS)
 
 
-def source_env(options: Iterable[tuple[str, str]]) -> AbstractContextManager:
+def source_env(options: Iterable[tuple[str, str]]) -> AbstractContextManager[object]:
     """The settings one asset's storage needs, less those the user set.
 
     ``options`` come from ``geomm.stac.s3_read_options``; an asset that needs
     none gets nothing to enter (local files and HTTP: no per-read cost).
     """
-    options = dict(options)
-    return _defaults(options) if options else nullcontext()
+    settings = dict(options)
+    return _defaults(settings) if settings else nullcontext()
 
 
 def credentials_hint(href: str, options: Iterable[tuple[str, str]], reason: str) -> str | None:

@@ -15,14 +15,18 @@ import re
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, cast
 
-from odc.geo.geobox import GeoBox
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geomm.aoi import Aoi, transform_geometry
 from geomm.errors import CrsAreaWarning, GridError, OptionError, SizeLimitError
 from geomm.stac import S1_BANDS, S2_BANDS
+
+if TYPE_CHECKING:
+    from odc.geo.geobox import GeoBox
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "CHIP_SIZE_RANGE",
@@ -100,6 +104,8 @@ class CubeGrid:
     @property
     def geobox(self) -> GeoBox:
         """The odc-geo GeoBox of the grid (north-up, square pixels)."""
+        from odc.geo.geobox import GeoBox
+
         return GeoBox.from_bbox(self.bounds, crs=self.crs, resolution=self.resolution)
 
 
@@ -166,7 +172,13 @@ def max_size_problem(max_size: object) -> str | None:
     """What is wrong with ``max_size`` (for the error message), or None."""
     if max_size is None:
         return None
-    if isinstance(max_size, bool) or not isinstance(max_size, Real) or not 0 < max_size < math.inf:
+    # a Real compares with numbers (typeshed's numbers.Real does not say so); no float():
+    # an int too large for a float is still a size
+    if (
+        isinstance(max_size, bool)
+        or not isinstance(max_size, Real)
+        or not 0 < cast(float, max_size) < math.inf
+    ):
         return f"max_size must be a positive number of bytes or None (no limit), got {max_size!r}"
     return None
 
@@ -194,8 +206,8 @@ def parse_size(text: str) -> int | None:
             f"cannot read size {text!r}; give a positive size such as 50GB, 200GB or 1TB, "
             "or none for no limit"
         )
-    base = 1024 if m.group(3) else 1000
-    return round(value * base ** _SIZE_POWERS[m.group(2).lower()])
+    scale: int = (1024 if m.group(3) else 1000) ** _SIZE_POWERS[m.group(2).lower()]
+    return round(value * scale)
 
 
 def utm_crs_for(lon: float, lat: float) -> str:
@@ -218,12 +230,16 @@ def cube_grid(
         aoi: area of interest.
         crs: cube CRS; default the UTM zone of the AOI centroid.
         resolution: pixel size in metres.
-        chip_size: chip edge in pixels (CROMA: multiples of 8; default 120).
+        chip_size: chip edge in pixels (default 120). Whether a model takes
+            chips of that size (a whole number of its patches) is the model's
+            rule, checked where the cube is embedded, not here.
         chunk_chips: chunk edge in chips.
 
     Raises:
-        GridError: a geographic CRS, a chip size that is not a positive multiple
-            of 8, a chunk edge under one chip, or a resolution that is not > 0.
+        GridError: a geographic CRS, a chip size that is not a positive whole
+            number of pixels within :data:`CHIP_SIZE_RANGE`, a chunk edge
+            under one chip or above :data:`MAX_CHUNK_PX`, or a resolution
+            that is not > 0.
     """
     if problem := grid_option_problem(chip_size, chunk_chips, resolution):
         raise GridError(problem)
@@ -251,9 +267,10 @@ def cube_grid(
     )
 
 
-CHIP_SIZE_RANGE = (8, 2048)
-"""Smallest and largest chip edge, pixels: one CROMA patch up to a chip whose
-S2 stack (12 bands, uint16) is 100 MB, already far beyond any model's input."""
+CHIP_SIZE_RANGE = (1, 2048)
+"""Smallest and largest chip edge, pixels: one pixel up to a chip whose S2
+stack (12 bands, uint16) is 100 MB, already far beyond any model's input. A
+model's own rule (a whole number of its patches) is the model's to check."""
 MAX_CHUNK_PX = 4096
 """Largest Zarr chunk edge in pixels: a 4096 px S2 chunk is 400 MB in memory,
 and a Dask task holds several; larger chunks end in MemoryError, not speed."""
@@ -269,22 +286,22 @@ def grid_option_problem(chip_size: object, chunk_chips: object, resolution: obje
     if not (
         isinstance(chip_size, Integral)
         and not isinstance(chip_size, bool)
-        and low <= chip_size <= high
-        and chip_size % 8 == 0
+        and low <= int(chip_size) <= high
     ):
         return (
-            f"chip_size must be a positive multiple of 8 pixels (CROMA's patches) within "
-            f"{low}..{high}, got {chip_size!r}; the default is 120"
+            f"chip_size must be a positive whole number of pixels within {low}..{high}, "
+            f"got {chip_size!r}; the default is 120"
         )
-    if not (isinstance(chunk_chips, Integral) and chunk_chips >= 1):
+    if not (isinstance(chunk_chips, Integral) and int(chunk_chips) >= 1):
         return f"chunk_chips must be a whole number >= 1, got {chunk_chips!r}"
-    if chip_size * chunk_chips > MAX_CHUNK_PX:
+    chunk_px = int(chip_size) * int(chunk_chips)
+    if chunk_px > MAX_CHUNK_PX:
         return (
-            f"chunk_chips={chunk_chips} makes chunks of {chip_size * chunk_chips} px, above "
+            f"chunk_chips={chunk_chips} makes chunks of {chunk_px} px, above "
             f"{MAX_CHUNK_PX} px (a chunk is held in memory whole); use chunk_chips <= "
-            f"{max(MAX_CHUNK_PX // chip_size, 1)}"
+            f"{max(MAX_CHUNK_PX // int(chip_size), 1)}"
         )
-    if not (isinstance(resolution, Real) and 0 < resolution < math.inf):
+    if not (isinstance(resolution, Real) and 0 < cast(float, resolution) < math.inf):
         return f"resolution must be a positive number of metres, got {resolution!r}"
     return None
 
@@ -351,6 +368,6 @@ def _warn_if_far(parsed: CRS, crs: object, aoi: Aoi) -> None:
         )
 
 
-def _densify(aoi: Aoi):
+def _densify(aoi: Aoi) -> BaseGeometry:
     """Add vertices every ~0.001 degrees so projected bounds are not underestimated."""
     return aoi.geometry.segmentize(0.001)

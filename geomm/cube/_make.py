@@ -13,15 +13,24 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from geomm.aoi import Aoi
 from geomm.cube._build import CubeConfig, build_cube
-from geomm.cube._grid import DEFAULT_MAX_SIZE, check_cube_size, cube_size, max_size_problem
+from geomm.cube._grid import (
+    DEFAULT_MAX_SIZE,
+    CubeGrid,
+    check_cube_size,
+    cube_size,
+    max_size_problem,
+)
 from geomm.cube._store import Block, WriteReport, write_cube
 from geomm.errors import CrsAreaWarning, OptionError, SchedulerError
 from geomm.stac import SearchResult, search
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from distributed import Client
 
 __all__ = ["CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "CubeRun", "dask_scheduler", "make_cube"]
 
@@ -80,15 +89,12 @@ def make_cube(
         config: grid, pairing and resampling options.
         resume: continue an interrupted store of the same cube.
         overwrite: replace an existing store.
-        scheduler: ``None`` (threads), ``"local"`` (a LocalCluster) or the
-            address of a running ``dask scheduler`` (``tcp://host:8786``).
-        max_size: largest uncompressed cube to write, bytes (default 50 GB);
-            ``None``: no limit. Checked from the grid before the search, and
-            from the grid and the paired dates before any pixel is read.
+        scheduler: ``None`` (threads), ``"local"`` or a scheduler address (:func:`dask_scheduler`).
+        max_size: largest uncompressed cube to write, bytes (default 50 GB; ``None``: no
+            limit), checked before the search and again before any pixel is read.
         progress: called after each block is written.
         on_start: called with (blocks to write, blocks already done).
-        allow_outside_catalog: a local catalog you trust may reference files
-            outside its folder (see :func:`geomm.stac.search`).
+        allow_outside_catalog: a trusted local catalog may reference files outside its folder.
 
     Raises:
         SizeLimitError: the cube would be larger than ``max_size``.
@@ -96,15 +102,7 @@ def make_cube(
         SchedulerError: the scheduler cannot be reached or has no workers.
     """
     began = time.perf_counter()
-    if problem := max_size_problem(max_size):
-        raise OptionError(problem)
-    config = config or CubeConfig()
-    with warnings.catch_warnings():  # build_cube warns about the CRS, once
-        warnings.simplefilter("ignore", CrsAreaWarning)
-        grid = config.grid(aoi)
-    composite = config.composite is not None
-    # before the search: a grid too large for even one date needs no scenes to refuse
-    check_cube_size(cube_size(grid, 1, composite=composite, lower_bound=True), max_size)
+    grid = _checked_grid(config := config or CubeConfig(), aoi, max_size)
     found = search(
         catalog,
         aoi=aoi,
@@ -114,13 +112,40 @@ def make_cube(
         max_cloud=max_cloud,
         allow_outside_catalog=allow_outside_catalog,
     )
-    ds = build_cube(found.items, aoi=aoi, profile=found.source.profile, config=config)
-    check_cube_size(cube_size(grid, ds.sizes["time"], composite=composite), max_size)
+    ds = _built(found, grid, aoi=aoi, config=config, max_size=max_size)
     with dask_scheduler(scheduler):
         report = write_cube(
             ds, out, resume=resume, overwrite=overwrite, progress=progress, on_start=on_start
         )
     return CubeRun(Path(out), ds, found, report, time.perf_counter() - began)
+
+
+def _checked_grid(config: CubeConfig, aoi: Aoi, max_size: int | None) -> CubeGrid:
+    """The cube's grid, refused before the search if even one date would exceed ``max_size``.
+
+    A grid too large for a single date needs no scenes to refuse.
+    """
+    if problem := max_size_problem(max_size):
+        raise OptionError(problem)
+    with warnings.catch_warnings():  # build_cube warns about the CRS, once
+        warnings.simplefilter("ignore", CrsAreaWarning)
+        grid = config.grid(aoi)
+    composite = config.composite is not None
+    check_cube_size(cube_size(grid, 1, composite=composite, lower_bound=True), max_size)
+    return grid
+
+
+def _built(
+    found: SearchResult, grid: CubeGrid, *, aoi: Aoi, config: CubeConfig, max_size: int | None
+) -> xr.Dataset:
+    """The lazy cube of ``found``, refused if its paired dates make it exceed ``max_size``.
+
+    Checked before any pixel is read: the grid and the dates give the size.
+    """
+    ds = build_cube(found.items, aoi=aoi, profile=found.source.profile, config=config)
+    composite = config.composite is not None
+    check_cube_size(cube_size(grid, ds.sizes["time"], composite=composite), max_size)
+    return ds
 
 
 CONNECT_TIMEOUT_S = 15.0
@@ -135,7 +160,7 @@ def dask_scheduler(
     *,
     connect_timeout: float | None = None,
     worker_wait: float | None = None,
-) -> Iterator[object | None]:
+) -> Iterator[Client | None]:
     """Run the enclosed Dask computations on threads, a LocalCluster or a cluster.
 
     On a small machine the threaded scheduler is fastest (FIELD-NOTES); a
@@ -159,7 +184,8 @@ def dask_scheduler(
     from distributed import Client, LocalCluster
 
     if address == "local":
-        with LocalCluster(processes=True, dashboard_address=None) as cluster, Client(cluster) as c:
+        # distributed's constructors carry no annotations
+        with LocalCluster(processes=True, dashboard_address=None) as cluster, Client(cluster) as c:  # type: ignore[no-untyped-call]
             yield c
         return
     connect_timeout = CONNECT_TIMEOUT_S if connect_timeout is None else connect_timeout
@@ -169,12 +195,12 @@ def dask_scheduler(
         yield client
 
 
-def _connect(address: str, timeout: float):
+def _connect(address: str, timeout: float) -> Client:
     """A client of the scheduler at ``address``, or a SchedulerError within ``timeout``."""
     from distributed import Client
 
     try:
-        return Client(address, timeout=timeout)
+        return Client(address, timeout=timeout)  # type: ignore[no-untyped-call]  # as above
     except (OSError, TimeoutError, ValueError, TypeError) as e:
         # OSError: refused or timed out (distributed raises OSError after its
         # retries); ValueError/TypeError: an address Dask cannot parse.
@@ -185,10 +211,10 @@ def _connect(address: str, timeout: float):
         ) from e
 
 
-def _wait_for_a_worker(client: object, address: str, timeout: float) -> None:
+def _wait_for_a_worker(client: Client, address: str, timeout: float) -> None:
     """Return once the scheduler has a worker; SchedulerError after ``timeout`` seconds."""
     try:
-        client.wait_for_workers(1, timeout=timeout)  # type: ignore[attr-defined]
+        client.wait_for_workers(1, timeout=timeout)
     except TimeoutError as e:
         raise SchedulerError(
             f"the Dask scheduler at {address!r} has no workers (none joined in {timeout:g} s); "

@@ -17,8 +17,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import zarr
+from typing import Any
 
 from geomm.errors import CubeStoreError
 
@@ -138,6 +137,8 @@ def checksum_damage(path: Path, manifest: dict[str, list[int]]) -> list[DamagedC
 
 def decode_damage(path: Path, keys: list[str]) -> list[DamagedChunk]:
     """Chunks among ``keys`` that Zarr cannot decode."""
+    import zarr
+
     group = zarr.open_group(str(path), mode="r", zarr_format=3)
     damaged = []
     for key in keys:
@@ -145,8 +146,11 @@ def decode_damage(path: Path, keys: list[str]) -> list[DamagedChunk]:
         if parsed is None:
             continue
         name, index = parsed
+        array = group[name]
+        if not isinstance(array, zarr.Array):  # a group's files are metadata, not chunks
+            continue
         try:
-            group[name].get_block_selection(index)
+            array.get_block_selection(index)
         except (ValueError, RuntimeError, TypeError, OSError) as e:  # a codec's refusal
             damaged.append(DamagedChunk(key, f"cannot be decoded ({type(e).__name__}: {e})"))
     return damaged
@@ -172,7 +176,7 @@ def chunk_extent(path: Path, name: str, index: tuple[int, ...]) -> tuple[tuple[i
     return tuple(out)
 
 
-def read_json(path: Path) -> dict | None:
+def read_json(path: Path) -> dict[str, Any] | None:
     """The JSON object in ``path``, or None when it is missing or not JSON."""
     try:
         value = json.loads(path.read_text())
@@ -181,7 +185,7 @@ def read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def write_json_atomic(path: Path, value: dict) -> None:
+def write_json_atomic(path: Path, value: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(value, sort_keys=True))

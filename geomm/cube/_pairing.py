@@ -386,7 +386,7 @@ def _centroid_lon(item: pystac.Item) -> float:
         raise ProfileError(
             f"item {item.id!r} has neither geometry nor bbox; its solar day needs a longitude"
         )
-    return (lon + 180.0) % 360.0 - 180.0
+    return float((lon + 180.0) % 360.0 - 180.0)
 
 
 def _shift_west_east(xy: np.ndarray) -> np.ndarray:

@@ -21,18 +21,20 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
-import xarray as xr
 
 from geomm._outputs import SIGNATURE, check_replaceable
 from geomm.errors import QuicklookError
 
 if TYPE_CHECKING:
+    import xarray as xr
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+Origin = Literal["upper", "lower"]
+"""Where ``imshow`` puts row 0 of an image."""
 
 __all__ = [
     "DPI_RANGE",
@@ -96,9 +98,6 @@ def quicklook(
             outside :data:`DPI_RANGE` or makes a PNG above
             :data:`MAX_PNG_PIXELS`, or the cube lacks the S2 or S1 bands shown.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     low, high = DPI_RANGE
     if isinstance(dpi, bool) or not isinstance(dpi, int | np.integer) or not low <= dpi <= high:
         raise QuicklookError(f"dpi must be a positive integer within {low}..{high}, got {dpi!r}")
@@ -109,6 +108,19 @@ def quicklook(
     _check_png_size(figsize, dpi)
     if out is not None:  # before drawing: a file that is not geomm's stays as it is
         check_replaceable(out, what="quicklook")
+    fig = _draw(ds, index=index, step=step, figsize=figsize, dpi=int(dpi))
+    if out is not None:
+        _write_png(fig, Path(out), int(dpi))
+    return fig
+
+
+def _draw(
+    ds: xr.Dataset, *, index: int, step: int, figsize: tuple[float, float], dpi: int
+) -> Figure:
+    """The two panels of time ``index``, every ``step``-th pixel, on an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     window = {"y": slice(None, None, step), "x": slice(None, None, step)}
     s2 = ds.s2.sel(s2_band=list(S2_RGB)).isel(time=index, **window).values
     s1 = ds.s1.sel(s1_band=["VV", "VH"]).isel(time=index, **window).values
@@ -134,8 +146,6 @@ def quicklook(
     if not (s2 > 0).all(axis=0).any():
         _note(left, "no Sentinel-2 data")
     fig.suptitle(_title(ds, index, crs), fontsize=10)
-    if out is not None:
-        _write_png(fig, Path(out), dpi)
     return fig
 
 
@@ -158,29 +168,62 @@ def _check_png_size(figsize: tuple[float, float], dpi: int) -> None:
 def pick_time(ds: xr.Dataset, time: int | str | None = None) -> int:
     """The index of the time step ``quicklook(ds, time=time)`` shows.
 
+    Public so that a caller can name the step it drew (the ``geomm quicklook``
+    command prints its date) by the same rule as :func:`quicklook`.
+
+    Args:
+        ds: a cube from :func:`~geomm.cube.build_cube` or
+            :func:`~geomm.cube.open_cube`.
+        time: ``None``: the clearest step (largest mean of ``clear``; the
+            first of equals; 0 for a cube without ``clear``). An ``int`` (or
+            a string of digits): an index, negative counting from the end.
+            Any other string: a date or datetime (``"2024-06-18"``; with a
+            time zone, converted to UTC), whose nearest S2 time is taken.
+
+    Returns:
+        An index in ``0 .. ds.sizes["time"] - 1``.
+
     Raises:
-        QuicklookError: index out of range, or a string that is not a date.
+        QuicklookError: the cube has no time steps, an index out of range,
+            or a value that is neither an index nor a date.
     """
-    n = ds.sizes["time"]
-    if n == 0:
+    if ds.sizes["time"] == 0:
         raise QuicklookError("the cube has no time steps; nothing to show")
     if time is None:
-        if "clear" not in ds:
-            return 0
-        return int(ds.clear.mean(("y", "x")).values.argmax())
+        return _clearest(ds)
     if isinstance(time, str) and re.fullmatch(r"\s*[-+]?\d{1,6}\s*", time):
         time = int(time)
     if isinstance(time, bool) or not isinstance(time, int | np.integer | str):
         raise QuicklookError(
             f"time must be an index or a date string, got {type(time).__name__} {time!r}"
         )
-    if isinstance(time, int | np.integer):
-        if not -n <= time < n:
-            raise QuicklookError(
-                f"time index {int(time)} is out of range: the cube has {n} time step(s), "
-                f"indices 0..{n - 1} (or -{n}..-1 from the end); {_dates_hint(ds)}"
-            )
-        return int(time) % n
+    if isinstance(time, str):
+        return _nearest_time(ds, time)
+    return _time_index(ds, int(time))
+
+
+def _clearest(ds: xr.Dataset) -> int:
+    """The time step with the largest mean of ``clear`` (the first of equals; 0 without it)."""
+    if "clear" not in ds:
+        return 0
+    return int(ds.clear.mean(("y", "x")).values.argmax())
+
+
+def _time_index(ds: xr.Dataset, time: int) -> int:
+    """``time`` as an index in 0..n-1 (negative: from the end)."""
+    n = ds.sizes["time"]
+    if not -n <= time < n:
+        raise QuicklookError(
+            f"time index {time} is out of range: the cube has {n} time step(s), "
+            f"indices 0..{n - 1} (or -{n}..-1 from the end); {_dates_hint(ds)}"
+        )
+    return time % n
+
+
+def _nearest_time(ds: xr.Dataset, time: str) -> int:
+    """The index of the time step nearest the date or datetime ``time``."""
+    import pandas as pd
+
     try:
         wanted = pd.Timestamp(time)
         if pd.isna(wanted):  # "" and "NaT" parse as no time at all
@@ -265,7 +308,7 @@ def _require_bands(ds: xr.Dataset) -> None:
             )
 
 
-def _extent(ds: xr.Dataset, step: int) -> tuple[tuple[float, float, float, float], str]:
+def _extent(ds: xr.Dataset, step: int) -> tuple[tuple[float, float, float, float], Origin]:
     """Pixel-edge extent of the (possibly strided) image, and imshow's origin."""
     x, y = ds.x.values.astype(float), ds.y.values.astype(float)
     res_x = abs(x[1] - x[0]) if x.size > 1 else float(ds.attrs.get("resolution", 1.0))
@@ -284,7 +327,7 @@ def _panel(
     ax: Axes,
     rgb: np.ndarray,
     extent: tuple[float, float, float, float],
-    origin: str,
+    origin: Origin,
     crs: str,
 ) -> None:
     from matplotlib.ticker import MaxNLocator
@@ -351,6 +394,8 @@ def _crs_name(ds: xr.Dataset) -> str:
 
 
 def _when(value: object) -> str | None:
+    import pandas as pd
+
     ts = pd.Timestamp(value)
     return None if pd.isna(ts) else ts.strftime("%Y-%m-%d %H:%M UTC")
 

@@ -47,7 +47,7 @@ def harmonize_s2(dn: np.ndarray, dn_offset: int, out: np.ndarray | None = None) 
         raise ValueError(f"out must be uint16{dn.shape}, got {out.dtype}{out.shape}")
     if dn.dtype == np.uint16 and dn.ndim >= 1 and 0 < dn_offset < 65535:
         # The reader's case: OpenCV's saturating uint16 arithmetic, no float
-        # copy and no boolean temporaries (3x faster than numpy here).
+        # copy and no boolean temporaries (faster than numpy here).
         # OpenCV takes 2-D planes, strided rows included.
         if dn.ndim == 2:
             # OpenCV writes into ``out`` when its rows are contiguous
@@ -57,11 +57,12 @@ def harmonize_s2(dn: np.ndarray, dn_offset: int, out: np.ndarray | None = None) 
             plane = np.ascontiguousarray(dn).reshape(-1, dn.shape[-1])
             target = None
         # 1 where valid, 0 at nodata (taken before ``out`` may overwrite dn)
-        valid = cv2.min(plane, 1, dst=scratch("harmonize", plane.shape, np.uint16))
-        shifted = cv2.subtract(plane, dn_offset, dst=target)  # DN <= offset -> 0
+        # OpenCV's stubs name arrays only; a Python scalar is broadcast (as documented)
+        valid = cv2.min(plane, 1, dst=scratch("harmonize", plane.shape, np.uint16))  # type: ignore[call-overload]
+        shifted = cv2.subtract(plane, dn_offset, dst=target)  # type: ignore[call-overload]
         cv2.max(shifted, valid, dst=shifted)  # ... -> 1 where DN was valid
         # a 2-D result is ``out`` itself when OpenCV wrote there (no copy below)
-        result = shifted if dn.ndim == 2 else shifted.reshape(dn.shape)
+        result: np.ndarray = shifted if dn.ndim == 2 else shifted.reshape(dn.shape)
     elif dn_offset == 0:
         result = dn.astype(np.uint16, copy=False)
     else:
@@ -104,5 +105,6 @@ def clear_from_scl(scl: np.ndarray, *, snow_is_clear: bool = False) -> np.ndarra
     if scl.dtype == np.uint8:  # a lookup table: one gather, no pass per class
         table = np.ones(256, dtype=bool)
         table[bad] = False
-        return table[scl]
+        mask: np.ndarray = table[scl]
+        return mask
     return ~np.isin(scl, bad)

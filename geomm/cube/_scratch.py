@@ -4,9 +4,9 @@ A cube task computes the same chunk-sized intermediates (decoded windows,
 validity masks, float planes, resampling weights) for every band, item and
 chunk it covers. A fresh array of that size comes from ``mmap``, and the
 kernel zero-fills each of its 4 KiB pages on first touch: on the 2-core
-reference VM those page faults cost ~1 s of the ~4.5 s of CPU a cold cube
-build took, more than the arithmetic that filled the arrays
-(docs/benchmarks.md). Reusing one buffer per purpose keeps its pages mapped.
+reference VM those page faults cost more than the arithmetic that filled
+the arrays (figures in docs/benchmarks.md, "Where geomm's time goes").
+Reusing one buffer per purpose keeps its pages mapped.
 
 Inside :func:`scratch_pool` (one per task, on the task's thread),
 :func:`scratch` hands out the same memory for the same slot; outside one it

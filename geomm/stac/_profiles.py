@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
-"""Canonical Sentinel-2 bands in CROMA order (B10 cirrus dropped)."""
+"""Canonical Sentinel-2 bands, in wavelength order (B10 cirrus dropped)."""
 
 S1_BANDS = ("VV", "VH")
 """Canonical Sentinel-1 bands."""

@@ -24,13 +24,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     log: Path
     fail_first: set[str]
 
-    def log_message(self, *_args) -> None:  # noqa: ANN002 - quiet
+    def log_message(self, *_args) -> None:
         pass
 
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+    def do_HEAD(self) -> None:
         self._serve()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve()
 
     def _reply(self, code: int, data: bytes = b"", headers: dict | None = None) -> None:

@@ -44,7 +44,7 @@ def small_region(tmp_path_factory: pytest.TempPathFactory) -> SmallRegion:
     return SmallRegion(folder, list(found.items), aoi, found.source.profile)
 
 
-def write_interrupted(ds, path: Path, *, blocks: int = 2) -> list:  # noqa: ANN001 - a cube
+def write_interrupted(ds, path: Path, *, blocks: int = 2) -> list:  # ds: a cube
     """Start ``write_cube(ds, path)``, stop it (KeyboardInterrupt) after ``blocks`` blocks.
 
     Returns the blocks written before the stop.
@@ -53,7 +53,7 @@ def write_interrupted(ds, path: Path, *, blocks: int = 2) -> list:  # noqa: ANN0
 
     calls = []
 
-    def stop(block) -> None:  # noqa: ANN001 - a Block
+    def stop(block) -> None:  # block: a Block
         calls.append(block)
         if len(calls) == blocks:
             raise KeyboardInterrupt

@@ -10,13 +10,8 @@ import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 
 from geomm.cli import EXIT_USER_ERROR, main
-from geomm.cube import quicklook, write_cube
-from geomm.cube._quicklook import (
-    QuicklookError,
-    nice_scale_length,
-    pick_time,
-    s2_true_colour,
-)
+from geomm.cube import QuicklookError, pick_time, quicklook, write_cube
+from geomm.cube._quicklook import nice_scale_length, s2_true_colour
 from geomm.errors import GeommError
 from geomm.stac import S1_BANDS, S2_BANDS
 
@@ -211,7 +206,7 @@ def test_only_chosen_time_and_bands_are_read(cube, monkeypatch):
     seen: list[int] = []
 
     class Count(dask.callbacks.Callback):
-        def _posttask(self, key, result, dsk, state, id):  # noqa: A002 - dask's name
+        def _posttask(self, key, result, dsk, state, id):  # id: dask's parameter name
             if isinstance(result, np.ndarray) and result.dtype == np.uint16:
                 seen.append(result.nbytes)
 

@@ -28,11 +28,11 @@ SERVER = Path(__file__).with_name("_range_server.py")
 
 
 @pytest.fixture(scope="module")
-def local_cube(small_region) -> xr.Dataset:  # noqa: ANN001
+def local_cube(small_region) -> xr.Dataset:
     return build_cube(small_region.items, aoi=small_region.aoi, profile=small_region.profile).load()
 
 
-def _serve(folder: Path, log: Path, *fail_first: str):  # noqa: ANN202 - (process, base URL)
+def _serve(folder: Path, log: Path, *fail_first: str):
     proc = subprocess.Popen(
         [sys.executable, str(SERVER), str(folder), str(log), *fail_first],
         stdout=subprocess.PIPE,
@@ -83,7 +83,7 @@ def _assert_same(remote: xr.Dataset, local: xr.Dataset) -> None:
 def test_a_cube_over_http_equals_one_from_files_without_probing_for_sidecars(
     small_region,
     local_cube: xr.Dataset,
-    tmp_path: Path,  # noqa: ANN001
+    tmp_path: Path,
 ) -> None:
     r = small_region
     folder, items, aoi, profile = r.folder, r.items, r.aoi, r.profile
@@ -107,7 +107,7 @@ def test_a_provider_hiccup_is_retried(
     small_region,
     local_cube: xr.Dataset,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     r = small_region
     folder, items, aoi, profile = r.folder, r.items, r.aoi, r.profile
@@ -151,7 +151,7 @@ def test_a_cube_from_s3_compatible_storage_reads_where_the_items_say(
     small_region,
     local_cube: xr.Dataset,
     tmp_path: Path,
-    monkeypatch,  # noqa: ANN001
+    monkeypatch,
 ) -> None:
     r = small_region
     folder, items, aoi, profile = r.folder, r.items, r.aoi, r.profile
@@ -175,7 +175,7 @@ def test_a_cube_from_s3_compatible_storage_reads_where_the_items_say(
 def test_missing_s3_keys_are_named_before_blaming_the_file(
     small_region,
     tmp_path: Path,
-    monkeypatch,  # noqa: ANN001
+    monkeypatch,
 ) -> None:
     r = small_region
     folder, items, aoi, profile = r.folder, r.items, r.aoi, r.profile

@@ -5,14 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geomm.cube._resample import _zoom2
+from geomm.cube._resample import Layout, Planes, _zoom2
 from geomm.cube._resample import resample as _resample
+
+
+def _call(data, valid, rows, cols, *, layout: str, **kwargs) -> Planes:
+    """The kernel at ``rows``, ``cols`` laid out as ``layout`` (a :class:`Layout` value)."""
+    return _resample(data, valid, rows=rows, cols=cols, layout=Layout(layout), **kwargs)
 
 
 def resample(*args, **kwargs):
     """The kernel's per-band lists as (bands, H, W) arrays, for indexing in tests."""
-    values, good = _resample(*args, **kwargs)
-    return np.asarray(values), np.asarray(good)
+    planes = _call(*args, **kwargs)
+    return np.asarray(planes.values), np.asarray(planes.good)
 
 
 def _stack(a):
@@ -142,7 +147,8 @@ def test_2x_upsampling_by_resize_equals_remap_at_full_maps(d0, dtype, with_nodat
         )
         np.testing.assert_array_equal(fast[0], general[0])
         np.testing.assert_array_equal(fast[1], general[1])
-        took_resize = _zoom2(list(src), list(valid), rows, cols, method, out) is not None
+        kind = None if method == "nearest" else np.dtype(out or np.float32)
+        took_resize = _zoom2(list(src), list(valid), rows=rows, cols=cols, kind=kind) is not None
         assert took_resize == (method == "nearest" or not with_nodata)
         assert not fast[1][0, -1].any() and not fast[1][0, :, -1].any()  # off the window
 
@@ -216,11 +222,13 @@ def test_out_planes_take_the_values_in_place(layout, method, nodata):
     rows, cols = _positions(layout)
     kind = "copy" if layout == "copy" else "separable" if layout == "zoom2" else layout
     kwargs = {"layout": kind, "method": method, "dtype": np.uint16}
-    fresh, fresh_good = _resample(list(data), list(valid), rows, cols, **kwargs)
+    fresh = _call(list(data), list(valid), rows, cols, **kwargs).values
+    fresh_good = _call(list(data), list(valid), rows, cols, **kwargs).good
     h, w = fresh[0].shape
     block = np.full((3, h + 7, w + 5), 7, dtype=np.uint16)
     planes = [block[b, 4 : 4 + h, 2 : 2 + w] for b in range(2)]  # strided views
-    values, good = _resample(list(data), list(valid), rows, cols, out=planes, **kwargs)
+    sampled = _call(list(data), list(valid), rows, cols, out=planes, **kwargs)
+    values, good = sampled.values, sampled.good
     for b in range(2):
         assert values[b] is planes[b]
         np.testing.assert_array_equal(planes[b], fresh[b])
@@ -232,4 +240,4 @@ def test_out_planes_of_the_wrong_type_are_refused():
     data = np.ones((1, 4, 4), dtype=np.uint16)
     rows = cols = np.linspace(0.2, 2.8, 3)
     with pytest.raises(ValueError, match=r"out\[0\]"):
-        _resample(data, data > 0, rows, cols, layout="separable", out=[np.zeros((3, 3), np.uint16)])
+        _call(data, data > 0, rows, cols, layout="separable", out=[np.zeros((3, 3), np.uint16)])

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from geomm.cube._resample import resample
+from geomm.cube._resample import Layout, resample
 from geomm.cube._scratch import scratch, scratch_pool
 
 
@@ -47,6 +47,9 @@ def test_each_thread_has_its_own_pool():
     assert not np.shares_memory(seen["a"], seen["b"])
 
 
+GENERAL = Layout.GENERAL
+
+
 def test_resample_results_do_not_alias_scratch_memory():
     """Values returned inside a pool survive the next call (only intermediates are scratch)."""
     rng = np.random.default_rng(3)
@@ -55,11 +58,12 @@ def test_resample_results_do_not_alias_scratch_memory():
         for dtype in (np.uint16, np.float32):
             valid = rng.random((2, 20, 23)) > 0.1  # nodata: the masked path
             data = [(rng.random((20, 23)) * 5000).astype(dtype) for _ in range(2)]
-            first, good = resample(data, list(valid), rows, cols, layout="general", dtype=dtype)
+            sampled = resample(data, list(valid), rows=rows, cols=cols, layout=GENERAL, dtype=dtype)
+            first, good = sampled.values, sampled.good
             kept = [v.copy() for v in first] + [g.copy() for g in good]
             data2 = [d[::-1].copy() for d in data]
-            resample(data2, list(valid[:, ::-1]), rows, cols, layout="general", dtype=dtype)
+            resample(data2, list(valid[:, ::-1]), rows=rows, cols=cols, layout=GENERAL, dtype=dtype)
             all_valid = [np.ones((20, 23), bool)] * 2
-            resample(data2, all_valid, rows, cols, layout="general", dtype=dtype)
+            resample(data2, all_valid, rows=rows, cols=cols, layout=GENERAL, dtype=dtype)
             for before, now in zip(kept, first + good, strict=True):
                 np.testing.assert_array_equal(before, now)

@@ -59,7 +59,7 @@ def test_round_trip_keeps_values_crs_and_pairing(small_cube, tmp_path):
 def test_existing_store_is_never_silently_reused(small_cube, tmp_path):
     path = tmp_path / "c.zarr"
     write_cube(small_cube, path)
-    with pytest.raises(CubeStoreError, match="already holds a complete cube; pass --overwrite"):
+    with pytest.raises(CubeStoreError, match="already holds a complete cube; pass overwrite=True"):
         write_cube(small_cube, path)
     again = write_cube(small_cube, path, resume=True)  # complete: nothing to do
     assert again.blocks_written == 0 and again.blocks_skipped == 6
@@ -71,7 +71,7 @@ def test_existing_store_is_never_silently_reused(small_cube, tmp_path):
 
 
 def test_a_store_that_cannot_be_written_says_so_and_resumes(small_cube, tmp_path, monkeypatch):
-    import geomm.cube._store as store_module
+    import geomm.cube._blocks as blocks_module
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -79,7 +79,7 @@ def test_a_store_that_cannot_be_written_says_so_and_resumes(small_cube, tmp_path
         write_cube(small_cube, blocker / "c.zarr")
 
     # the disk fills up after the first batch of 4 blocks (one write per variable and time)
-    real, calls = store_module._write_chunks, []
+    real, calls = blocks_module.write_chunks, []
     first_batch = 4 * len(PIXEL_VARS) * small_cube.sizes["time"]
 
     def disk_full(values, array, origin):
@@ -88,13 +88,13 @@ def test_a_store_that_cannot_be_written_says_so_and_resumes(small_cube, tmp_path
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(values, array, origin)
 
-    monkeypatch.setattr(store_module, "_write_chunks", disk_full)
+    monkeypatch.setattr(blocks_module, "write_chunks", disk_full)
     path = tmp_path / "c.zarr"
-    with pytest.raises(CubeStoreError, match=r"No space left on device.*--resume"):
+    with pytest.raises(CubeStoreError, match=r"No space left on device.*resume=True"):
         write_cube(small_cube, path)
     with pytest.raises(CubeStoreError, match="incomplete"):
         open_cube(path)
-    monkeypatch.setattr(store_module, "_write_chunks", real)  # room again
+    monkeypatch.setattr(blocks_module, "write_chunks", real)  # room again
     report = write_cube(small_cube, path, resume=True)
     assert (report.blocks_skipped, report.blocks_written) == (4, 2)
     done = open_cube(path).load()
@@ -106,9 +106,9 @@ def test_a_store_that_cannot_be_written_says_so_and_resumes(small_cube, tmp_path
 def test_incomplete_store_is_refused_by_open_and_by_plain_rerun(small_cube, tmp_path):
     path = tmp_path / "c.zarr"
     calls = write_interrupted(small_cube, path, blocks=2)
-    with pytest.raises(CubeStoreError, match=r"is incomplete .* --resume"):
+    with pytest.raises(CubeStoreError, match=r"is incomplete .* resume=True"):
         open_cube(path)
-    with pytest.raises(CubeStoreError, match="an interrupted cube; pass --resume"):
+    with pytest.raises(CubeStoreError, match="an interrupted cube; pass resume=True"):
         write_cube(small_cube, path)
     assert sorted(p.name for p in progress_dir(path).iterdir()) == [b.name for b in calls]
     report = write_cube(small_cube, path, resume=True)
@@ -198,14 +198,14 @@ def test_sigkill_mid_write_then_resume_equals_an_uninterrupted_run(sample_catalo
 
 def test_direct_chunk_writes_equal_xarray_region_writes(small_cube, tmp_path, monkeypatch):
     """The fast path (Zarr chunk by chunk) and xarray's encoder write identical stores."""
-    import geomm.cube._store as store_module
+    import geomm.cube._blocks as blocks_module
 
     cube = small_cube.chunk({"y": 480, "x": 480})  # Dask chunks of 2 x 2 Zarr chunks
     fast = tmp_path / "fast.zarr"
     write_cube(cube, fast)
     seen = []
-    real = store_module._direct_targets
-    monkeypatch.setattr(store_module, "_direct_targets", lambda *a: seen.append(real(*a)) and None)
+    real = blocks_module.direct_targets
+    monkeypatch.setattr(blocks_module, "direct_targets", lambda *a: seen.append(real(*a)) and None)
     slow = tmp_path / "slow.zarr"
     write_cube(cube, slow)
     assert seen and seen[0] is not None  # the fast path was on offer, and declined here

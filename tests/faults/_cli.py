@@ -10,7 +10,7 @@ SAMPLE_AOI = Path(__file__).parents[2] / "catalogs" / "sample" / "aoi.geojson"
 DATES = ["--start", "2024-06-01", "--end", "2024-07-31"]
 
 
-def one_line_error(capsys, args: list[str]) -> str:  # noqa: ANN001 - pytest's capsys
+def one_line_error(capsys, args: list[str]) -> str:
     """Run the CLI in this process; assert exit 1 and exactly one plain error line."""
     code = main(args)
     err = capsys.readouterr().err

@@ -72,7 +72,7 @@ def _assert_same_table(table, truth) -> None:
 def _interrupt_after(n: int):
     calls = []
 
-    def progress(block) -> None:  # noqa: ANN001
+    def progress(block) -> None:
         calls.append(block)
         if len(calls) == n:
             raise KeyboardInterrupt
@@ -134,7 +134,7 @@ def test_the_merge_refuses_a_run_folder_missing_a_listed_part(
     out = tmp_path / "t.parquet"
     real = run_module._run_local
 
-    def then_lose_a_part(source, todo, config, names, parts, progress):  # noqa: ANN001, ANN202
+    def then_lose_a_part(source, todo, config, names, parts, progress):
         result = real(source, todo, config, names, parts, progress)
         sorted(parts.glob("*.parquet"))[2].unlink()
         return result
@@ -188,7 +188,7 @@ def test_disk_full_during_embed_is_an_embed_error_and_resumes(
 ):
     real, calls = table_module._write_atomic, []
 
-    def fills_up(table, path, extra):  # noqa: ANN001, ANN202
+    def fills_up(table, path, extra):
         calls.append(path)
         if len(calls) > 4:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

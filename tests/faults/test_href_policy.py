@@ -48,14 +48,14 @@ def _collection() -> dict:
     return json.loads(COLLECTION.read_text())
 
 
-def _search(catalog: str | Path, **kwargs):  # noqa: ANN003, ANN202 - SearchResult
+def _search(catalog: str | Path, **kwargs):
     return search(catalog, aoi=_aoi(), start=DAY, end=DAY, collections=["sentinel-2-l2a"], **kwargs)
 
 
 # --------------------------------------------------------------------------- a STAC API
 
 
-def test_a_remote_api_item_as_published_is_found_with_its_hrefs(stac_api) -> None:  # noqa: ANN001
+def test_a_remote_api_item_as_published_is_found_with_its_hrefs(stac_api) -> None:
     url = stac_api([_collection()], [_item(None)])
     found = _search(url)
     assert [i.id for i in found.items] == [ITEM_ID]
@@ -83,7 +83,7 @@ LOCAL_FROM_AN_API = [
 
 
 @pytest.mark.parametrize("href", LOCAL_FROM_AN_API)
-def test_a_remote_api_may_not_point_assets_at_local_files(stac_api, href: str) -> None:  # noqa: ANN001
+def test_a_remote_api_may_not_point_assets_at_local_files(stac_api, href: str) -> None:
     url = stac_api([_collection()], [_item(href)])
     with pytest.raises(UntrustedHrefError) as caught:
         _search(url)
@@ -95,7 +95,7 @@ def test_a_remote_api_may_not_point_assets_at_local_files(stac_api, href: str) -
 
 
 def test_a_remote_api_may_not_read_local_files_even_when_told_to_trust_catalogs(
-    stac_api,  # noqa: ANN001
+    stac_api,
 ) -> None:
     url = stac_api([_collection()], [_item("file:///etc/passwd")])
     with pytest.raises(UntrustedHrefError, match="may only reference"):
@@ -103,7 +103,7 @@ def test_a_remote_api_may_not_read_local_files_even_when_told_to_trust_catalogs(
 
 
 def test_geomm_cube_from_such_an_api_is_one_error_line_and_reads_nothing(
-    stac_api,  # noqa: ANN001
+    stac_api,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -26,7 +26,7 @@ class _Payload:
     def __init__(self, target: Path):
         self.target = str(target)
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (os.mkdir, (self.target,))
 
 

@@ -123,7 +123,7 @@ def test_an_unreachable_catalog_is_named_without_its_password_or_token(tmp_path:
     assert PASSWORD not in str(typo.value) and SECRET not in str(typo.value)
 
 
-def _verbose_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # noqa: ANN202
+def _verbose_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """``geomm --verbose search`` of an unreachable catalog with a password and a token."""
     url = f"http://user:{PASSWORD}@127.0.0.1:{_closed_port()}/?sig={SECRET}"
     code = main(
@@ -170,7 +170,7 @@ def test_the_log_filter_redacts_arguments_and_tracebacks() -> None:
     assert SECRET not in logging.Formatter().format(record)
 
 
-def test_an_untrusted_href_is_named_redacted(stac_api) -> None:  # noqa: ANN001
+def test_an_untrusted_href_is_named_redacted(stac_api) -> None:
     data = Path(__file__).resolve().parents[1] / "data" / "stac" / "planetary-computer"
     item = json.loads(
         (
