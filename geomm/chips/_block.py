@@ -1,7 +1,7 @@
 """Blocks: the chips of one cube chunk, read together.
 
 A cube's Zarr chunks (and Dask chunks) are ``chunk_chips x chunk_chips``
-chips in y/x with all bands, one time each (:mod:`geomm.cube._store`).
+chips in y/x with all bands, one time each (:mod:`geomm.cube._blocks`).
 Reading chip by chip would fetch and decompress each chunk once per chip;
 grouping chips by chunk (:func:`chip_blocks`) and loading the block's region
 once (:func:`read_block`) reads every chunk exactly once. Blocks are plain,
@@ -45,7 +45,7 @@ class ChipBlock:
         # slices are unhashable before Python 3.12.
         return hash((self.name, self.y.start, self.y.stop, self.x.start, self.x.stop, self.chips))
 
-    def __dask_tokenize__(self) -> tuple:
+    def __dask_tokenize__(self) -> tuple[object, ...]:
         """Same Dask key for the same block on every run."""
         ids = tuple(c.chip_id for c in self.chips)
         window = (self.y.start, self.y.stop, self.x.start, self.x.stop)
@@ -70,6 +70,10 @@ class BlockData:
     """(T, C) float32: share of the chip's pixels that are clear (mean of ``clear``)."""
     s1_coverage: np.ndarray
     """(T, C) float32: share of the chip's pixels where both VV and VH are finite."""
+    s2_bands: tuple[str, ...] = ()
+    """Names of the ``s2`` bands in array order (the cube's ``s2_band``; empty: unknown)."""
+    s1_bands: tuple[str, ...] = ()
+    """Names of the ``s1`` bands in array order (the cube's ``s1_band``; empty: unknown)."""
 
 
 def chip_blocks(ds: xr.Dataset, chips: Sequence[Chip]) -> list[ChipBlock]:
@@ -152,7 +156,7 @@ def read_block(ds: xr.Dataset, block: ChipBlock, *, scheduler: str | None = None
         s1_times = region["s1_time"].values.astype("datetime64[ns]")
     else:
         s1_times = np.full(times.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
-    s1_valid = np.isfinite(s1).all(axis=1)
+    s1_valid = np.asarray(np.isfinite(s1).all(axis=1))
     windows = [_window(block, chip) for chip in block.chips]
     return BlockData(
         chips=tuple(block.chips),
@@ -162,6 +166,8 @@ def read_block(ds: xr.Dataset, block: ChipBlock, *, scheduler: str | None = None
         s1=np.stack([s1[:, :, wy, wx] for wy, wx in windows], axis=1),
         clear_fraction=_fraction(clear, windows),
         s1_coverage=_fraction(s1_valid, windows),
+        s2_bands=_band_names(region, "s2_band"),
+        s1_bands=_band_names(region, "s1_band"),
     )
 
 
@@ -244,6 +250,10 @@ def _fraction(mask: np.ndarray, windows: list[tuple[slice, slice]]) -> np.ndarra
     for c, (wy, wx) in enumerate(windows):
         out[:, c] = mask[:, wy, wx].mean(axis=(1, 2), dtype=np.float64)
     return out
+
+
+def _band_names(region: xr.Dataset, coord: str) -> tuple[str, ...]:
+    return tuple(str(b) for b in region[coord].values) if coord in region.coords else ()
 
 
 def _uint16(values: np.ndarray) -> np.ndarray:

@@ -67,7 +67,7 @@ class Chip:
         # slices are unhashable before Python 3.12; hash their plain bounds.
         return hash((self.chip_id, self.y.start, self.y.stop, self.x.start, self.x.stop))
 
-    def __dask_tokenize__(self) -> tuple:
+    def __dask_tokenize__(self) -> tuple[str | int, ...]:
         """Same Dask key for the same chip window on every run."""
         return (
             "geomm.chips.Chip",

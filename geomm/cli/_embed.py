@@ -44,8 +44,13 @@ def embed_command(
         typer.Option("--cube", help="Embed this existing cube instead of building one."),
     ] = None,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Registered model (`geomm models`).")
-    ] = "croma-base",
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Registered model; `geomm models` lists them and marks the default.",
+        ),
+    ] = None,
     weights: Annotated[
         str | None,
         typer.Option(
@@ -87,10 +92,11 @@ def embed_command(
     """Embed every chip of an AOI: search, cube, model, GeoParquet (one row per chip-time)."""
     from geomm.aoi import read_aoi
     from geomm.embed import EmbedConfig, ModelSpec, make_embeddings
+    from geomm.models import DEFAULT_MODEL
 
     limit = max_size_bytes(max_size)
     config = EmbedConfig(
-        model=ModelSpec(name=model, weights=weights, precision=precision),
+        model=ModelSpec(name=model or DEFAULT_MODEL, weights=weights, precision=precision),
         embeddings=tuple(split_commas([embeddings])) if embeddings else None,
         min_clear=min_clear,
         min_s1_coverage=min_s1,
@@ -143,7 +149,7 @@ def _print_embed_run(run: EmbedRun, *, min_clear: float, min_s1: float) -> None:
 
 def models_command() -> None:
     """List the embedding models, their inputs and whether their weights are here."""
-    from geomm.models import list_models
+    from geomm.models import DEFAULT_MODEL, list_models
 
     table = Table(title="embedding models (entry-point group geomm.models)")
     for name in ("model", "inputs", "chip", "embeddings (dim)", "weights"):
@@ -158,8 +164,9 @@ def models_command() -> None:
         weights, where = _weights_state(info)
         if where:
             files.append(where)
+        name = f"{info.name} (default)" if info.name == DEFAULT_MODEL else info.name
         table.add_row(
-            info.name, inputs, f"{info.default_chip_size} px (x{info.chip_multiple})", dims, weights
+            name, inputs, f"{info.default_chip_size} px (x{info.chip_multiple})", dims, weights
         )
     out.print(table)
     for line in files:  # whole paths, unwrapped, to copy a file there

@@ -5,7 +5,7 @@
 
     ds = geomm.open_cube("cube.zarr")
     ds.geomm.chips()                     # GeoDataFrame of the chip grid
-    table = ds.geomm.embed(model="croma-base")
+    table = ds.geomm.embed()             # the default model (geomm models lists them)
     ds.geomm.quicklook()
 """
 
@@ -15,32 +15,37 @@ import contextlib
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xarray as xr
 
-from geomm.aoi import Aoi
-from geomm.chips import cube_chips
 from geomm.embed._config import EmbedConfig, ModelSpec
-from geomm.embed._run import embed_cube
-from geomm.embed._table import read_table
+from geomm.models import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from matplotlib.figure import Figure
+
+    from geomm.aoi import Aoi
 
 __all__ = ["GeommAccessor"]
 
 
-@xr.register_dataset_accessor("geomm")
 class GeommAccessor:
     """Chips, embeddings and quicklooks of a geomm cube."""
 
     def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds
 
-    def chips(self, aoi: Aoi | None = None):
+    def chips(self, aoi: Aoi | None = None) -> gpd.GeoDataFrame:
         """The cube's chips (inside ``aoi``) as a GeoDataFrame in EPSG:4326.
 
         Columns ``chip_id``, ``col``, ``row`` (global chip grid indices),
         ``geometry``; one row per chip, north to south, west to east.
         """
         import geopandas as gpd
+
+        from geomm.chips import cube_chips
 
         chips = cube_chips(self._ds, aoi)
         return gpd.GeoDataFrame(
@@ -55,7 +60,7 @@ class GeommAccessor:
 
     def embed(
         self,
-        model: str = "croma-base",
+        model: str = DEFAULT_MODEL,
         *,
         weights: str | None = None,
         precision: str = "auto",
@@ -68,13 +73,16 @@ class GeommAccessor:
         scheduler: str | None = None,
         resume: bool = False,
         overwrite: bool = False,
-    ):
+    ) -> gpd.GeoDataFrame:
         """Embed the cube's chips and return the table (also written to ``out``).
 
         The same runner as ``geomm embed`` (:func:`geomm.embed.embed_cube`);
         without ``out`` the table goes through a temporary file. The table's
         metadata (model, weights, normalization) is in ``table.attrs["geomm"]``.
         """
+        from geomm.embed._run import embed_cube
+        from geomm.embed._table import read_table
+
         config = EmbedConfig(
             model=ModelSpec(name=model, weights=weights, precision=precision),
             embeddings=tuple(embeddings) if embeddings else None,
@@ -99,8 +107,25 @@ class GeommAccessor:
 
     def quicklook(
         self, time: int | str | None = None, out: str | Path | None = None, dpi: int = 120
-    ):
+    ) -> Figure:
         """S2 true colour beside S1 false colour for one time (see :func:`geomm.cube.quicklook`)."""
         from geomm.cube import quicklook
 
         return quicklook(self._ds, time=time, out=out, dpi=dpi)
+
+
+def _register() -> None:
+    """Register :class:`GeommAccessor` as ``ds.geomm``.
+
+    A second import of this module (a test that forgets ``geomm.embed`` and
+    imports it again) replaces its own earlier registration quietly; xarray
+    still warns when the name belongs to someone else.
+    """
+    earlier = getattr(xr.Dataset.__dict__.get("geomm"), "_accessor", None)
+    if getattr(earlier, "__module__", None) == __name__ and earlier is not GeommAccessor:
+        delattr(xr.Dataset, "geomm")
+    # xarray's decorator is unannotated; it returns the class unchanged.
+    xr.register_dataset_accessor("geomm")(GeommAccessor)  # type: ignore[no-untyped-call]
+
+
+_register()

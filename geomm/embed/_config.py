@@ -1,24 +1,34 @@
 """What an embedding run does, as plain data that travels to Dask workers.
 
-The model itself never enters a task graph (FIELD-NOTES: pickling a 778 MB
+The model itself never enters a task graph (FIELD-NOTES: pickling a large
 model into every task stalls a cluster). Tasks carry a :class:`ModelSpec`,
 and each process turns it into a model once (:func:`ModelSpec.load`, cached
-per process), so a worker loads CROMA a single time however many blocks it
-embeds.
+per process), so a worker loads its model a single time however many blocks
+it embeds.
+
+Nothing here knows a particular model: the model's :class:`ModelInfo`
+says which normalization is its default, which inputs each embedding needs
+and which chip sizes it takes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geomm._extras import requires_extra
 from geomm._resources import offline
 from geomm.errors import EmbedError
+from geomm.models import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from geomm.models import EmbeddingModel, ModelInfo
 
 __all__ = ["EmbedConfig", "EmbedError", "ModelSpec", "required_inputs"]
 
@@ -27,29 +37,31 @@ __all__ = ["EmbedConfig", "EmbedError", "ModelSpec", "required_inputs"]
 class ModelSpec:
     """Which model to run, and how."""
 
-    name: str = "croma-base"
+    name: str = DEFAULT_MODEL
     """Registered model name (``geomm models`` lists them)."""
     weights: str | None = None
     """``None``: the model's published weights; ``"random"``; or a checkpoint path."""
     precision: str = "auto"
     """``fp32``, ``bf16``, ``int8`` or ``auto`` (bf16 where the hardware is fast at it)."""
-    normalization: str = "ssl4eo"
-    """Input normalization the model applies (``ssl4eo`` fixed statistics or ``reference``)."""
+    normalization: str | None = None
+    """Input normalization, one of the model's ``ModelInfo.normalizations``;
+    ``None``: the model's default (the first). A run records the one it used."""
     seed: int = 0
     """Seed of ``weights="random"``."""
     download: bool = field(default_factory=lambda: not offline())
     """Fetch published weights that are not in the torch hub cache yet
     (default: yes, unless ``GEOMM_OFFLINE=1``)."""
 
-    def load(self):
+    def load(self) -> EmbeddingModel:
         """The model, loaded once per process and spec."""
         return _load(self)
 
-    def check(self):
+    def check(self) -> ModelInfo:
         """Fail early, without loading the model.
 
-        Catches an unknown model, a missing weights file, or a model without
-        published weights and none given.
+        Catches an unknown model, a normalization it does not offer, a
+        missing weights file, or a model without published weights and none
+        given.
 
         Returns:
             The model's info.
@@ -58,10 +70,15 @@ class ModelSpec:
             from geomm.models import model_info
 
             info = model_info(self.name)
+        if self.normalization is not None and self.normalization not in info.normalizations:
+            raise EmbedError(
+                f"model {self.name!r} offers normalizations {list(info.normalizations)}, got "
+                f"normalization={self.normalization!r}"
+            )
         if self.weights is None and info.weights is None:
             raise EmbedError(
-                f"{self.name} has no published weights; pass --weights PATH (a checkpoint) "
-                "or --weights random (untrained, for testing the pipeline)"
+                f"{self.name} has no published weights; pass weights=PATH (a checkpoint) "
+                "or weights='random' (untrained, for testing the pipeline)"
             )
         if self.weights not in (None, "random") and not Path(self.weights).is_file():
             what = "is a folder" if Path(self.weights).is_dir() else "does not exist"
@@ -70,9 +87,15 @@ class ModelSpec:
             )
         return info
 
+    def resolved(self, info: ModelInfo) -> ModelSpec:
+        """This spec with the model's default normalization filled in."""
+        if self.normalization is not None:
+            return self
+        return dataclasses.replace(self, normalization=info.normalizations[0])
+
 
 @functools.lru_cache(maxsize=2)
-def _load(spec: ModelSpec):
+def _load(spec: ModelSpec) -> EmbeddingModel:
     with requires_extra("models", feature="an embedding model"):
         from geomm.models import load_model
 
@@ -114,7 +137,7 @@ class EmbedConfig:
         if self.embeddings is not None and not self.embeddings:
             raise EmbedError("embeddings must name at least one embedding, or be None")
 
-    def columns(self, info) -> tuple[str, ...]:
+    def columns(self, info: ModelInfo) -> tuple[str, ...]:
         """The embeddings to compute for ``info``'s model, default first.
 
         Raises:
@@ -129,22 +152,25 @@ class EmbedConfig:
             )
         return names
 
+    def resolved(self, info: ModelInfo) -> EmbedConfig:
+        """This config with the model's defaults filled in (see :meth:`ModelSpec.resolved`).
+
+        A run fingerprints and records the resolved config, so leaving a
+        default out and naming it give the same run.
+        """
+        model = self.model.resolved(info)
+        return self if model is self.model else dataclasses.replace(self, model=model)
+
     def fingerprint(self) -> str:
         """Hash of every setting that changes the table's content."""
         text = json.dumps(asdict(self), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def required_inputs(info, names: Sequence[str]) -> frozenset[str]:
+def required_inputs(info: ModelInfo, names: Sequence[str]) -> frozenset[str]:
     """Modalities (``s1``, ``s2``) that the embeddings ``names`` need.
 
-    Models may declare it per embedding (``ModelInfo.requires``); otherwise
-    the CROMA convention applies (``sar``: S1, ``optical``: S2, anything
-    else: every modality the model takes).
+    As the model declares them (``ModelInfo.requires``); an embedding it
+    does not list needs every modality the model reads.
     """
-    declared: Mapping[str, Sequence[str]] = getattr(info, "requires", None) or {}
-    convention = {"sar": ("s1",), "optical": ("s2",)}
-    needed: set[str] = set()
-    for name in names:
-        needed.update(declared.get(name) or convention.get(name) or info.modalities)
-    return frozenset(needed)
+    return info.needs(names)

@@ -34,7 +34,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +45,9 @@ from pyproj import CRS
 from geomm._version import __version__
 from geomm.chips import Chip
 from geomm.errors import TableError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "TableError",
@@ -194,7 +197,7 @@ def completed_parts(parts_dir: Path) -> set[str]:
 def part_rows(path: Path) -> int | None:
     """Rows of the part at ``path`` from its footer, or None when it does not read back."""
     try:
-        return pq.read_metadata(path).num_rows
+        return int(pq.read_metadata(path).num_rows)
     except (pa.ArrowInvalid, OSError):
         return None
 
@@ -253,7 +256,7 @@ def merge_parts(
     return _write_atomic(table, out, extra={GEOMM_KEY: text.encode()})
 
 
-def read_table(path: str | Path):
+def read_table(path: str | Path) -> gpd.GeoDataFrame:
     """Open an embedding table as a GeoDataFrame (EPSG:4326).
 
     Embedding columns hold one float32 array per row
@@ -293,7 +296,7 @@ def _embedding_columns(names: Sequence[str], default: str) -> dict[str, str]:
 def _columns(schema: pa.Schema) -> dict[str, str]:
     raw = (schema.metadata or {}).get(_COLUMNS_KEY)
     if raw:
-        return json.loads(raw)
+        return {str(k): str(v) for k, v in json.loads(raw).items()}
     return {f.name: f.name for f in schema if f.name.startswith("embedding")}
 
 
@@ -330,7 +333,7 @@ def _read_part(path: Path) -> pa.Table:
     except (pa.ArrowInvalid, OSError) as e:
         raise TableError(
             f"part {str(path)!r} is unreadable ({e}); parts are written atomically, so it was "
-            "changed afterwards: delete it and rerun with --resume to redo its block"
+            "changed afterwards: delete it and rerun with resume=True to redo its block"
         ) from e
 
 

@@ -37,7 +37,7 @@ inside ``load``), since listing models imports it::
             name="my-model", description="...", modalities=("s2",),
             bands={"s2": ("B02", "B03", "B04", "B08")}, chip_multiple=16,
             default_chip_size=224, embeddings={"optical": 384},
-            default_embedding="optical", normalizations=("ssl4eo",), weights=None,
+            default_embedding="optical", normalizations=("my-stats",), weights=None,
         )
 
         def load(self, weights, *, precision, normalization, device, seed, download):
@@ -45,6 +45,13 @@ inside ``load``), since listing models imports it::
             return MyModel(self.info, weights, precision=precision, device=device)
 
     MY_MODEL = MyPlugin()
+
+The :class:`ModelInfo` is all that :mod:`geomm.embed` knows of a model: the
+inputs and bands it reads, its normalizations (the first is the default),
+the chip sizes it takes (``chip_multiple``, ``chip_sizes``), which inputs
+each embedding needs (``requires``) and which cube variables its chips come
+from (``cube_variables``). A cube whose chips do not fit is refused before
+any work.
 
 ``MyModel`` subclasses :class:`EmbeddingModel`: it sets ``info``,
 ``weights_id``, ``precision``, ``normalization`` and ``device`` and
@@ -57,6 +64,7 @@ take.
 from geomm.errors import ModelInputError, ModelNotFoundError, ModelPluginError, WeightsError
 from geomm.models._embedding import EmbeddingModel, check_inputs
 from geomm.models._registry import (
+    DEFAULT_MODEL,
     ENTRY_POINT_GROUP,
     ModelInfo,
     ModelPlugin,
@@ -69,6 +77,7 @@ from geomm.models._registry import (
 from geomm.models._weights import save_checkpoint
 
 __all__ = [
+    "DEFAULT_MODEL",
     "ENTRY_POINT_GROUP",
     "EmbeddingModel",
     "ModelInfo",

@@ -38,13 +38,17 @@ def _check_one(name: str, arr: Any, info: ModelInfo) -> tuple[int, int]:
         )
         raise ModelInputError(f"{name} must be {want}; got dtype {arr.dtype}")
     h, w = arr.shape[2:]
-    m = info.chip_multiple
-    if h != w or h < m or h % m:
+    if h != w or not info.accepts_chip_size(h):
+        sizes = (
+            f"one of {', '.join(map(str, info.chip_sizes))} px"
+            if info.chip_sizes
+            else f"a positive multiple of {info.chip_multiple} px"
+        )
         raise ModelInputError(
-            f"{name} chips must be square with a side that is a positive multiple of {m} px "
+            f"{name} chips must be square with a side that is {sizes} "
             f"(model {info.name!r}, trained on {info.default_chip_size} px); got {h} x {w}"
         )
-    return arr.shape[0], h
+    return int(arr.shape[0]), int(h)
 
 
 def check_inputs(info: ModelInfo, s1: Any, s2: Any) -> tuple[int, int]:
@@ -110,9 +114,10 @@ class EmbeddingModel(abc.ABC):
         """Embed a batch of chips.
 
         Args:
-            s1: ``(N, 2, H, W)`` float32 backscatter in dB (VV, VH), NaN = nodata.
-            s2: ``(N, 12, H, W)`` uint16 surface reflectance x 10000 in
-                ``info.bands["s2"]`` order, 0 = nodata.
+            s1: ``(N, len(info.bands["s1"]), H, W)`` float32 backscatter in dB
+                in ``info.bands["s1"]`` order (e.g. VV, VH), NaN = nodata.
+            s2: ``(N, len(info.bands["s2"]), H, W)`` uint16 surface reflectance
+                x 10000 in ``info.bands["s2"]`` order, 0 = nodata.
             outputs: embedding names to compute; default every one the given
                 inputs allow.
             tokens: also return per-patch encodings as ``<name>_tokens``

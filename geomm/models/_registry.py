@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from geomm.models._embedding import EmbeddingModel
 
 __all__ = [
+    "DEFAULT_MODEL",
     "ENTRY_POINT_GROUP",
     "ModelInfo",
     "ModelPlugin",
@@ -34,6 +35,9 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "geomm.models"
 """Entry-point group that model plugins register in."""
+
+DEFAULT_MODEL = "croma-base"
+"""The model that embedding runs use when the caller names none."""
 
 
 def hub_checkpoints_dir() -> Path:
@@ -79,7 +83,13 @@ class WeightsSource:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a model takes and gives: enough to prepare inputs without loading it."""
+    """What a model takes and gives: enough to prepare inputs without loading it.
+
+    Everything that cuts chips for a model and runs it (:mod:`geomm.embed`)
+    reads this record and nothing else about the model: its inputs and their
+    bands, how its input is normalized, which chip sizes it accepts, which
+    cube variables it needs and which inputs each embedding needs.
+    """
 
     name: str
     """Registry name (the entry-point name), e.g. ``croma-base``."""
@@ -101,6 +111,16 @@ class ModelInfo:
     """Input normalizations the model offers; the first is the default."""
     weights: WeightsSource | None = None
     """Published weights, or None when the model has no published file."""
+    requires: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Embedding name -> the modalities it needs (``{"sar": ("s1",)}``); an
+    embedding not listed needs every modality in :attr:`modalities`."""
+    chip_sizes: tuple[int, ...] = ()
+    """Chip sizes in pixels the model accepts, when it takes only some (a
+    fixed position embedding, say); empty: any multiple of :attr:`chip_multiple`."""
+    cube_variables: tuple[str, ...] = ()
+    """Cube variables the model's chips are read from; empty (the default)
+    becomes the modalities plus ``clear`` when ``s2`` is one (the cloud mask
+    that decides which S2 chips are clear enough)."""
 
     def __post_init__(self) -> None:
         # Own copies (plain dicts stay picklable for Dask workers).
@@ -109,25 +129,75 @@ class ModelInfo:
         object.__setattr__(self, "embeddings", {str(k): int(v) for k, v in self.embeddings.items()})
         object.__setattr__(self, "modalities", tuple(self.modalities))
         object.__setattr__(self, "normalizations", tuple(self.normalizations))
+        object.__setattr__(self, "requires", {str(k): tuple(v) for k, v in self.requires.items()})
+        object.__setattr__(self, "chip_sizes", tuple(int(s) for s in self.chip_sizes))
+        variables = tuple(self.cube_variables) or (
+            *self.modalities,
+            *(("clear",) if "s2" in self.modalities else ()),
+        )
+        object.__setattr__(self, "cube_variables", variables)
+        problem = self._problem()
+        if problem:
+            raise ModelInputError(f"model {self.name!r}: {problem}")
+
+    def _problem(self) -> str | None:
+        """What makes this record inconsistent, or None."""
         missing = [m for m in self.modalities if m not in self.bands]
         if missing:
-            raise ModelInputError(f"model {self.name!r}: no band list for modalities {missing}")
+            return f"no band list for modalities {missing}"
         if self.default_embedding not in self.embeddings:
-            raise ModelInputError(
-                f"model {self.name!r}: default_embedding {self.default_embedding!r} is not "
-                f"one of its embeddings {sorted(self.embeddings)}"
+            return (
+                f"default_embedding {self.default_embedding!r} is not one of its embeddings "
+                f"{sorted(self.embeddings)}"
             )
         if self.chip_multiple < 1 or self.default_chip_size % self.chip_multiple:
-            raise ModelInputError(
-                f"model {self.name!r}: default_chip_size {self.default_chip_size} is not a "
-                f"multiple of chip_multiple {self.chip_multiple}"
+            return (
+                f"default_chip_size {self.default_chip_size} is not a multiple of "
+                f"chip_multiple {self.chip_multiple}"
             )
         if not self.normalizations:
-            raise ModelInputError(f"model {self.name!r}: at least one normalization is needed")
+            return "at least one normalization is needed"
+        unknown = {k: v for k, v in self.requires.items() if k not in self.embeddings}
+        strange = {k: v for k, v in self.requires.items() if set(v) - set(self.modalities)}
+        if unknown or strange:
+            return (
+                f"requires names embeddings {sorted(unknown)} it does not give or modalities "
+                f"it does not read ({strange}); it gives {sorted(self.embeddings)} from "
+                f"{list(self.modalities)}"
+            )
+        odd = [s for s in self.chip_sizes if s < 1 or s % self.chip_multiple]
+        if odd or (self.chip_sizes and self.default_chip_size not in self.chip_sizes):
+            return (
+                f"chip_sizes {list(self.chip_sizes)} must be multiples of chip_multiple "
+                f"{self.chip_multiple} and include default_chip_size {self.default_chip_size}"
+            )
+        return None
 
     def __hash__(self) -> int:
         # The generated hash would fail on the dict fields.
         return hash((self.name, tuple(self.bands.items()), tuple(self.embeddings.items())))
+
+    def needs(self, embeddings: Sequence[str]) -> frozenset[str]:
+        """The modalities that computing ``embeddings`` takes (see :attr:`requires`)."""
+        needed: set[str] = set()
+        for name in embeddings:
+            needed.update(self.requires.get(name) or self.modalities)
+        return frozenset(needed)
+
+    def accepts_chip_size(self, size: int) -> bool:
+        """Whether chips of ``size`` pixels fit the model (multiple, allowed sizes)."""
+        if self.chip_sizes:
+            return size in self.chip_sizes
+        return size >= self.chip_multiple and size % self.chip_multiple == 0
+
+    def chip_size_near(self, size: int) -> int:
+        """The accepted chip size closest to ``size`` (the smaller one on a tie)."""
+        if self.chip_sizes:
+            return min(self.chip_sizes, key=lambda s: (abs(s - size), s))
+        m = self.chip_multiple
+        below = max(m, size // m * m)
+        above = below + m
+        return below if size - below <= above - size else above
 
     def weights_path(self) -> Path | None:
         """The published weights file in the torch hub cache, if it is there.
@@ -178,7 +248,11 @@ def _resolve(ep: importlib.metadata.EntryPoint) -> ModelPlugin:
             f"model plugin {ep.name!r} ({ep.value}) failed to import: {type(e).__name__}: {e}"
         ) from e
     info = getattr(plugin, "info", None)
-    if not isinstance(info, ModelInfo) or not callable(getattr(plugin, "load", None)):
+    if (
+        not isinstance(info, ModelInfo)
+        or not isinstance(plugin, ModelPlugin)
+        or not callable(plugin.load)
+    ):
         raise ModelPluginError(
             f"entry point {ep.name!r} ({ep.value}) is not a geomm model plugin: it needs an "
             "`info` ModelInfo attribute and a `load(weights, *, precision, normalization, "
@@ -223,7 +297,7 @@ def load_model(
     weights: str | Path | None = None,
     *,
     precision: str = "auto",
-    normalization: str = "ssl4eo",
+    normalization: str | None = None,
     device: str = "cpu",
     seed: int = 0,
     download: bool | None = None,
@@ -237,7 +311,8 @@ def load_model(
             path of a checkpoint file.
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"int8"`` (the model
             says which it supports; ``.precision`` tells what ``auto`` became).
-        normalization: one of ``ModelInfo.normalizations``.
+        normalization: one of ``ModelInfo.normalizations``; None: the model's
+            default (the first).
         device: torch device string, ``"cpu"`` or ``"cuda"``, ``"cuda:1"``...
         seed: seed of the random initialisation when ``weights="random"``.
         download: allow downloading published weights missing from the cache;
@@ -249,6 +324,8 @@ def load_model(
         WeightsError: weights missing, unreadable or not fitting the model.
     """
     plugin = _plugin(name)
+    if normalization is None:
+        normalization = plugin.info.normalizations[0]
     if normalization not in plugin.info.normalizations:
         raise ModelInputError(
             f"model {name!r} offers normalizations {list(plugin.info.normalizations)}, "

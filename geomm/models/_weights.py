@@ -185,7 +185,7 @@ def verify_sha256_prefix(path: Path, expected: str | None) -> str:
             f"weights file {path} is corrupt or not the published file: its name says sha256 "
             f"{expected}... (torch hub's name-<hash>.pt), its content hashes to "
             f"{digest[: len(expected)]}... Delete it and download it again, or pass another "
-            "file with --weights PATH (rename the file if that suffix is not a hash)"
+            "file with weights=PATH (rename the file if that suffix is not a hash)"
         )
     return digest
 
@@ -215,7 +215,7 @@ def read_checkpoint(path: Path, components: Iterable[str]) -> dict[str, dict[str
     if not path.is_file():
         raise WeightsError(
             f"weights file {path} does not exist; pass the path of a checkpoint with the "
-            f"state dicts {layout} (--weights PATH), or --weights random"
+            f"state dicts {layout} (weights=PATH), or weights='random'"
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -314,7 +314,7 @@ def save_checkpoint(model_or_module: Any, path: str | Path) -> Path:
     if isinstance(model_or_module, EmbeddingModel):
         state = model_or_module.checkpoint_state()
     else:
-        from geomm.models.croma._network import module_checkpoint_state
+        from geomm.models.croma import module_checkpoint_state
 
         state = module_checkpoint_state(model_or_module)
     return write_checkpoint(state, path)

@@ -63,7 +63,7 @@ class StoreReads:
         self.keys: list[str] = []
         original = zarr.storage.LocalStore.get
 
-        async def get(store, key, prototype=None, byte_range=None):  # noqa: ANN001, ANN202
+        async def get(store, key, prototype=None, byte_range=None):
             self.keys.append(key)
             return await original(store, key, prototype, byte_range)
 
@@ -121,7 +121,7 @@ def test_read_block_values_equal_the_cube(store, truth):
     chips = cube_chips(ds)
     blocks = chip_blocks(ds, chips)
     assert sum(len(b.chips) for b in blocks) == 20
-    T = len(truth["time"])  # noqa: N806
+    T = len(truth["time"])
     # independent fractions: reshape the whole cube into (time, row, 120, col, 120)
     clear = truth["clear"].reshape(T, 4, 120, 5, 120).mean(axis=(2, 4))
     valid = np.isfinite(truth["s1"]).all(axis=1)
@@ -129,7 +129,7 @@ def test_read_block_values_equal_the_cube(store, truth):
     assert 0 < clear.min() < 1 and 0 < coverage.min() < 1  # both vary: a real test
     for block in blocks:
         data = read_block(ds, block)
-        C = len(block.chips)  # noqa: N806
+        C = len(block.chips)
         assert data.chips == block.chips
         assert data.s2.shape == (T, C, 12, 120, 120) and data.s2.dtype == np.uint16
         assert data.s1.shape == (T, C, 2, 120, 120) and data.s1.dtype == np.float32
@@ -149,7 +149,7 @@ def test_each_zarr_chunk_is_read_once_per_block(store, monkeypatch):
     ds = open_cube(store)
     chips = cube_chips(ds)
     blocks = chip_blocks(ds, chips)
-    T = ds.sizes["time"]  # noqa: N806
+    T = ds.sizes["time"]
     reads = StoreReads(monkeypatch)
     for block in blocks:
         reads.keys.clear()

@@ -53,7 +53,7 @@ def projected(aoi: Aoi, crs: str):
     )
 
 
-def assert_tiles(chips: list[Chip], area) -> None:  # noqa: ANN001 - shapely geometry
+def assert_tiles(chips: list[Chip], area) -> None:
     """Chips cover ``area``, never overlap, and each overlaps it with an area."""
     boxes = [box(*c.bounds()) for c in chips]
     assert area.difference(shapely.union_all(boxes)).area < 1e-6 * area.area

@@ -62,7 +62,7 @@ def rows_for(chips: list[Chip], seed: int = 0) -> dict:
     }
 
 
-def take(rows: dict, index) -> dict:  # noqa: ANN001 - index array
+def take(rows: dict, index) -> dict:
     index = np.asarray(index, dtype=int)
     return {
         "chips": [rows["chips"][i] for i in index],
@@ -92,7 +92,7 @@ def expected_by_key(rows: dict) -> dict:
     return out
 
 
-def same_geometry(a, b) -> bool:  # noqa: ANN001 - shapely geometries
+def same_geometry(a, b) -> bool:
     return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=0))
 
 
@@ -194,7 +194,7 @@ def test_leftover_temporary_files_are_not_parts(tmp_path):
 
 
 def test_an_interrupted_write_leaves_no_part(tmp_path, monkeypatch):
-    def crash(table, where, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def crash(table, where, **kwargs):
         Path(where).write_bytes(b"PAR1 partial")
         raise KeyboardInterrupt
 

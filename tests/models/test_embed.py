@@ -126,10 +126,10 @@ def test_embed_feeds_the_hand_normalized_input_to_croma(tiny) -> None:
             1820.6,
             1118.2,
         ]
-    )  # noqa: E501
+    )
     d2 = np.array(
         [897.3, 736.0, 684.8, 620.0, 791.9, 1341.3, 1595.4, 1545.5, 1750.1, 475.1, 1216.5, 736.7]
-    )  # noqa: E501
+    )
     m1, d1 = np.array([-12.548, -20.192]), np.array([5.257, 5.912])
 
     def by_hand(x: np.ndarray, nodata: np.ndarray, m: np.ndarray, d: np.ndarray) -> torch.Tensor:

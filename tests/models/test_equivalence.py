@@ -16,15 +16,17 @@ import torch
 from torchgeo.models import CROMA
 from torchgeo.models.croma import get_2dalibi
 
+from geomm.errors import ModelPluginError
 from geomm.models import load_model
-from geomm.models.croma._network import alibi_bias
+from geomm.models.croma import CROMA_TINY
+from geomm.models.croma._network import TESTED_TORCHGEO, alibi_bias, build_holder, check_layout
 
 S2_MEAN = np.array(
     [1353.7, 1117.2, 1041.8, 946.5, 1199.1, 2003.0, 2374.0, 2301.2, 2599.7, 732.1, 1820.6, 1118.2]
-)  # noqa: E501
+)
 S2_STD = np.array(
     [897.3, 736.0, 684.8, 620.0, 791.9, 1341.3, 1595.4, 1545.5, 1750.1, 475.1, 1216.5, 736.7]
-)  # noqa: E501
+)
 S1_MEAN = np.array([-12.548, -20.192])
 S1_STD = np.array([5.257, 5.912])
 
@@ -48,7 +50,7 @@ def hand_normalize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Te
 
 @functools.lru_cache
 def torchgeo_bias(size: int) -> torch.Tensor:
-    return get_2dalibi(num_heads=16, num_patches=(size // 8) ** 2)  # O(N^2) loop: ~0.7 s at 120
+    return get_2dalibi(num_heads=16, num_patches=(size // 8) ** 2)  # O(N^2) loop: cached
 
 
 def reference(model, modalities: list[str], size: int) -> CROMA:
@@ -120,6 +122,50 @@ def test_alibi_bias_is_bitwise_torchgeo(grid: int) -> None:
         bf16 = alibi_bias(grid, dtype=torch.bfloat16, device="cpu")
     assert not bf16.is_inference()  # usable with autograd (training) after an embed
     assert torch.equal(bf16, want.to(torch.bfloat16))
+
+
+def test_torchgeo_is_a_tested_version_with_the_layout_geomm_reads(tiny) -> None:
+    """geomm's forward reads torchgeo's undocumented CROMA internals: pin and check them.
+
+    On a new torchgeo, re-verify geomm/models/croma/_network.py (the attributes
+    read by _part/_item/_layers and the forward's semantics: qkv split order,
+    head layout, attention scale, GELU, GAP-FFN) against torchgeo's
+    models/croma.py, run this file, then add the version to TESTED_TORCHGEO and
+    widen the torchgeo pin in pyproject.toml.
+    """
+    import torchgeo
+
+    major, minor = (int(p) for p in torchgeo.__version__.split(".")[:2])
+    assert (major, minor) in TESTED_TORCHGEO, (
+        f"torchgeo {torchgeo.__version__} is not a version geomm's CROMA forward was verified "
+        f"against ({TESTED_TORCHGEO}): re-verify geomm/models/croma/_network.py against "
+        "torchgeo/models/croma.py (see this test's docstring) before trusting its embeddings"
+    )
+    check_layout(tiny.module, tiny.arch)  # the layout geomm relies on is there
+
+
+def test_a_layout_geomm_does_not_know_is_refused_at_build(monkeypatch) -> None:
+    import torchgeo.models.croma as tg
+
+    holder = build_holder(CROMA_TINY.arch, seed=0)
+    holder.s2_encoder.transformer.layers[1][0].to_qkv = torch.nn.Identity()
+    with pytest.raises(
+        ModelPluginError, match=r"s2_encoder\.transformer\.layers\[1\]\[0\]\.to_qkv"
+    ):
+        check_layout(holder, CROMA_TINY.arch)
+
+    class Renamed(tg.Attention):  # a torchgeo that renamed an attribute geomm reads
+        def __init__(self, dim: int, num_heads: int = 8, dropout: float = 0.0) -> None:
+            super().__init__(dim, num_heads, dropout)
+            self.norm = self.input_norm
+            del self.input_norm
+
+    monkeypatch.setattr(tg, "Attention", Renamed)
+    with pytest.raises(ModelPluginError) as e:
+        load_model("croma-tiny", "random", precision="fp32")
+    message = str(e.value)
+    assert "input_norm is missing" in message and "re-verify" in message
+    assert "torchgeo>=0.8,<0.9" in message
 
 
 def test_tiny_architecture(tiny) -> None:

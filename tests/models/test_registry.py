@@ -170,3 +170,51 @@ def test_records_are_checked_and_frozen() -> None:
         CROMA_TINY.info.name = "x"  # type: ignore[misc]
     info = pickle.loads(pickle.dumps(CROMA_TINY.info))  # travels to Dask workers
     assert info == CROMA_TINY.info and {info: 1}[CROMA_TINY.info] == 1
+
+
+def test_model_info_says_what_embedding_needs() -> None:
+    info = model_info("croma-base")
+    assert info.requires == {"sar": ("s1",), "optical": ("s2",), "joint": ("s1", "s2")}
+    assert info.needs(["optical"]) == {"s2"} and info.needs(["sar", "joint"]) == {"s1", "s2"}
+    assert info.cube_variables == ("s1", "s2", "clear")
+    assert info.normalizations[0] == "ssl4eo"  # the default
+    assert [info.accepts_chip_size(s) for s in (0, 8, 12, 120, 124)] == [
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert [info.chip_size_near(s) for s in (1, 12, 13, 60, 123)] == [8, 8, 16, 56, 120]
+
+    fields = dict(CROMA_TINY.info.__dict__)
+    fields.pop("requires"), fields.pop("cube_variables")
+    s2_only = ModelInfo(**{**fields, "modalities": ("s2",), "bands": {"s2": S2}})
+    assert s2_only.cube_variables == ("s2", "clear")  # the default: modalities + cloud mask
+    assert s2_only.needs(["joint"]) == {"s2"}  # not listed: every modality
+    fixed = ModelInfo(**{**fields, "chip_sizes": (96, 120)})
+    assert fixed.accepts_chip_size(120) and not fixed.accepts_chip_size(112)
+    assert fixed.chip_size_near(100) == 96
+    with pytest.raises(ModelInputError, match="requires names embeddings"):
+        ModelInfo(**{**fields, "requires": {"pooled": ("s2",)}})
+    with pytest.raises(ModelInputError, match="requires names"):
+        ModelInfo(**{**fields, "requires": {"joint": ("s3",)}})
+    with pytest.raises(ModelInputError, match="chip_sizes"):
+        ModelInfo(**{**fields, "chip_sizes": (100,)})
+
+
+def test_the_default_normalization_is_the_models_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    add_entry_points(monkeypatch, **{"band-means": "tests.models._fake_plugin:PLUGIN"})
+    seen = []
+    from tests.models._fake_plugin import PLUGIN
+
+    real = PLUGIN.load
+
+    def load(weights, **options):
+        seen.append(options["normalization"])
+        return real(weights, **options)
+
+    monkeypatch.setattr(PLUGIN, "load", load)
+    load_model("band-means")
+    assert seen == ["ssl4eo"]  # _fake_plugin's only one
+    assert load_model("croma-tiny", "random").normalization == "ssl4eo"

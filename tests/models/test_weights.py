@@ -165,7 +165,7 @@ def test_not_a_checkpoint(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(WeightsError, match=r"nope\.pt does not exist.*--weights random") as e:
+    with pytest.raises(WeightsError, match=r"nope\.pt does not exist.*weights='random'") as e:
         load_model("croma-tiny", tmp_path / "nope.pt")
     assert isinstance(e.value, GeommError) and isinstance(e.value, ValueError)
 
@@ -227,7 +227,7 @@ def test_hub_cache_offline(tiny, tmp_path: Path, torch_home: Path) -> None:
     assert plugin.info.weights_path() is None
     with pytest.raises(WeightsError) as e:
         plugin.load(None, precision="fp32", download=False)
-    assert str(expected) in str(e.value) and "--weights PATH" in str(e.value)
+    assert str(expected) in str(e.value) and "weights=PATH" in str(e.value)
     with pytest.raises(WeightsError, match="could not download"):  # the fixture blocks it
         plugin.load(None, precision="fp32", download=True)
 
@@ -257,7 +257,7 @@ def test_no_published_weights() -> None:
         load_model("croma-tiny")
     msg = str(e.value)
     assert "croma-tiny has no published weights" in msg
-    assert "--weights PATH" in msg and "--weights random" in msg
+    assert "weights=PATH" in msg and "weights='random'" in msg
 
 
 def test_base_not_cached_and_no_download(torch_home: Path) -> None:

@@ -6,25 +6,17 @@
 this package does not import torch: the network lives in ``_network`` and
 ``_model``, imported by :meth:`CromaPlugin.load`.
 
-Precisions (croma-base, 120 px, joint; batch 16 on the CPU, 256 on the H200; random
-weights, real chips on the CPU):
-
-=========  ===========================  ==============  ===================
-precision  2-core AMD Zen 4 (s/chip)    H200 (chips/s)  cosine to fp32
-=========  ===========================  ==============  ===================
-fp32       0.52 (torchgeo's own: 0.53)  477             1
-bf16       0.28                         2288            >= 0.99997
-int8       0.18-0.26 (CPU only)         -               >= 0.9994
-=========  ===========================  ==============  ===================
-
-``auto`` picks bf16 on CPUs with AVX512-BF16 or AMX and on GPUs with bf16,
-else fp32. bf16 keeps Linear weights in bf16 while LayerNorms, residuals
-and pooling stay fp32; that beat autocast (CPU 0.28 vs 0.31 s/chip; H200
-1670 vs 1390 chips/s, both before the uint16 host transfer gave 2288).
-int8 is torch's dynamic quantization of every Linear (fbgemm/oneDNN, VNNI):
-the fastest on this CPU, but measured with random weights only; check it on
-the published ones before relying on it.
+Precisions: ``fp32``, ``bf16`` and ``int8``. ``auto`` picks bf16 on CPUs
+with AVX512-BF16 or AMX and on GPUs with bf16, else fp32. bf16 keeps Linear
+weights in bf16 while LayerNorms, residuals and pooling stay fp32, which was
+faster than autocast on both a CPU and a GPU and stays close to fp32. int8
+is torch's dynamic quantization of every Linear (fbgemm/oneDNN, VNNI), CPU
+only: the fastest on a CPU, but measured with random weights only; check it
+on the published ones before relying on it.
+Speeds and accuracies per precision are in docs/benchmarks.md.
 """
+
+from typing import Any
 
 from geomm.models.croma._plugin import (
     COMPONENTS,
@@ -46,4 +38,16 @@ __all__ = [
     "S2_BANDS",
     "CromaArch",
     "CromaPlugin",
+    "module_checkpoint_state",
 ]
+
+
+def module_checkpoint_state(module: Any) -> dict[str, dict[str, Any]]:
+    """The five released state dicts of a module holding CROMA's components (imports torch).
+
+    Raises:
+        WeightsError: a component is missing or its weights are quantized.
+    """
+    from geomm.models.croma._network import module_checkpoint_state as state_of
+
+    return state_of(module)

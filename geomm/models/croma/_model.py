@@ -25,7 +25,7 @@ from geomm.models._weights import (
 )
 from geomm.models.croma import _network as net
 from geomm.models.croma._normalize import Scaling, apply_scaling, scaling_for
-from geomm.models.croma._plugin import COMPONENTS, PATCH_SIZE, CromaPlugin
+from geomm.models.croma._plugin import COMPONENTS, OUTPUT_NEEDS, PATCH_SIZE, CromaPlugin
 
 __all__ = ["CromaModel", "load_croma", "resolve_precision"]
 
@@ -34,12 +34,10 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 """Values ``precision`` accepts."""
 
-OUTPUT_NEEDS = {"sar": ("s1",), "optical": ("s2",), "joint": ("s1", "s2")}
-"""Embedding name -> inputs it needs."""
 
-# Tokens per forward pass: bounds activation memory. On the 2-core dev CPU the
-# per-chip time of croma-base at 120 px falls up to 8-16 chips a pass and not
-# beyond; an H200 in bf16 was faster at 256 chips than at 1024 (measured).
+# Tokens per forward pass: bounds activation memory. On a CPU the per-chip time
+# stops falling beyond small batches; a GPU wants far larger ones, but not
+# unbounded ones (docs/benchmarks.md).
 _CPU_TOKENS = 225 * 16
 _GPU_TOKENS = 225 * 256
 
@@ -102,8 +100,8 @@ def _published_path(plugin: CromaPlugin, download: bool) -> Path:
     if src is None:
         raise WeightsError(
             f"{info.name} has no published weights; pass a checkpoint in the released "
-            f"five-key layout ({', '.join(COMPONENTS)}) with --weights PATH, or --weights "
-            "random for a seeded random initialisation"
+            f"five-key layout ({', '.join(COMPONENTS)}) with weights=PATH, or "
+            "weights='random' for a seeded random initialisation"
         )
     path = hub_checkpoints_dir() / src.file_name
     if path.is_file():
@@ -112,7 +110,7 @@ def _published_path(plugin: CromaPlugin, download: bool) -> Path:
         raise WeightsError(
             f"the published weights of {info.name} are not in the torch hub cache: expected "
             f"{path}. Download {src.url} to that path ($TORCH_HOME moves it), allow "
-            "downloads, or pass --weights PATH (or --weights random)"
+            "downloads (download=True), or pass weights=PATH (or weights='random')"
         )
     log.info("downloading %s weights from %s", info.name, src.url)
     try:
@@ -126,7 +124,7 @@ def _published_path(plugin: CromaPlugin, download: bool) -> Path:
     except (OSError, RuntimeError, ValueError) as e:
         raise WeightsError(
             f"could not download the weights of {info.name} from {src.url}: {e}. Place the "
-            f"file at {path}, or pass --weights PATH (or --weights random)"
+            f"file at {path}, or pass weights=PATH (or weights='random')"
         ) from e
     return path
 
@@ -139,7 +137,10 @@ def _quantize_int8(holder: nn.Module) -> nn.Module:
         # its dynamic int8 Linear still works and is what this CPU path measures.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
-        return quantize_dynamic(holder, {nn.Linear}, dtype=torch.qint8, inplace=True)
+        # torch.ao ships quantize_dynamic without annotations; inplace=True swaps the
+        # Linear modules inside holder, which is what is returned.
+        quantize_dynamic(holder, {nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
+    return holder
 
 
 def load_croma(
@@ -172,7 +173,7 @@ def load_croma(
             if not path.is_file():
                 raise WeightsError(
                     f"weights file {path} does not exist; pass the path of a checkpoint "
-                    f"({', '.join(COMPONENTS)}) with --weights PATH, or --weights random"
+                    f"({', '.join(COMPONENTS)}) with weights=PATH, or weights='random'"
                 )
             expected = None
         digest = verify_sha256_prefix(path, expected or hash_suffix(path))
@@ -344,9 +345,9 @@ class CromaModel(EmbeddingModel):
             enc["joint"] = net.encode_joint(holder, enc["sar"], enc["optical"], bias)
             out["joint"] = enc["joint"].mean(dim=1)
         if "sar" in wanted:
-            out["sar"] = net.gap_ffn(holder.s1_GAP_FFN, enc["sar"])
+            out["sar"] = net.pool_sar(holder, enc["sar"])
         if "optical" in wanted:
-            out["optical"] = net.gap_ffn(holder.s2_GAP_FFN, enc["optical"])
+            out["optical"] = net.pool_optical(holder, enc["optical"])
         if tokens:
             out.update({f"{w}_tokens": enc[w] for w in wanted})
         return {k: v.float().cpu().numpy() for k, v in out.items()}

@@ -94,8 +94,8 @@ def _float_tensor(arr: np.ndarray, device: torch.device) -> Tensor:
     """The array as float32 on ``device`` (uint16 reflectance is exact in float32).
 
     To a GPU, uint16 travels as its 2-byte bit pattern through pinned memory and
-    is widened there: half the bytes of float32 over the host link, which was a
-    quarter of the time of a bf16 forward on an H200 (measured).
+    is widened there: half the bytes of float32 over the host link, which
+    otherwise takes a large share of a bf16 forward on a fast GPU.
     """
     if device.type == "cuda":
         if arr.dtype == np.uint16:

@@ -38,7 +38,10 @@ COMPONENTS = ("s1_encoder", "s1_GAP_FFN", "s2_encoder", "s2_GAP_FFN", "joint_enc
 """Top-level keys of the released checkpoint layout (use_croma.py, torchgeo)."""
 
 PATCH_SIZE = 8
-"""CROMA's patch side in pixels (torchgeo's ViT hard-codes it)."""
+"""CROMA's patch side in pixels (torchgeo's ViT hard-codes it): the chip multiple."""
+
+OUTPUT_NEEDS = {"sar": ("s1",), "optical": ("s2",), "joint": ("s1", "s2")}
+"""Embedding name -> inputs it needs (``ModelInfo.requires``)."""
 
 NUM_HEADS = 16
 """Attention heads; torchgeo's ViT always uses 16, so the width must divide by 16."""
@@ -82,6 +85,8 @@ def _info(name: str, arch: CromaArch, weights: WeightsSource | None, what: str) 
         default_embedding="joint",
         normalizations=("ssl4eo", "reference"),
         weights=weights,
+        requires=OUTPUT_NEEDS,
+        cube_variables=("s1", "s2", "clear"),
     )
 
 
