@@ -15,11 +15,14 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from geomm.chips._chip import Chip, ChipError, CubeLayout, cube_layout
+
+if TYPE_CHECKING:
+    import xarray as xr  # annotations only: chips cost no xarray import
 
 __all__ = ["BlockData", "ChipBlock", "chip_blocks", "read_block", "read_block_from_store"]
 

@@ -14,17 +14,19 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
-import xarray as xr
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from geomm.aoi import Aoi, split_antimeridian, transform_geometry
 from geomm.errors import ChipError
+
+if TYPE_CHECKING:
+    import xarray as xr  # annotations only: chips cost no xarray import
 
 __all__ = ["Chip", "ChipError", "CubeLayout", "chip_id", "cube_chips", "cube_layout"]
 

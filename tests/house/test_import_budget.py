@@ -25,7 +25,9 @@ BUDGET = {
     "geomm.cube": HEAVY_ML + HEAVY_ARRAYS + HEAVY_TABLES,
     "geomm.chips": HEAVY_ML + HEAVY_ARRAYS + HEAVY_TABLES,
     "geomm.models": HEAVY_ML + HEAVY_ARRAYS + HEAVY_TABLES,
-    "geomm.embed": HEAVY_ML + HEAVY_ARRAYS + HEAVY_TABLES,
+    # importing geomm.embed registers the ds.geomm accessor (documented): xarray, and
+    # pandas (and pyarrow, which pandas loads when installed) with it, are its price
+    "geomm.embed": HEAVY_ML + [m for m in HEAVY_ARRAYS if m != "xarray"] + ["geopandas"],
     "geomm.contrastive": HEAVY_ML + HEAVY_ARRAYS + HEAVY_TABLES,
     "geomm.cli": HEAVY_ML + HEAVY_ARRAYS + HEAVY_TABLES + ["rasterio", "pystac"],
 }
