@@ -21,7 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from geomm.cube._build import CubeConfig, build_cube
+    from geomm.cube._build import CubeConfig, CubePlan, build_cube, plan_cube
     from geomm.cube._composite import CompositeError, CompositeSpec, composite
     from geomm.cube._geomm_reader import GeommReader
     from geomm.cube._grid import (
@@ -54,7 +54,9 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "CubeConfig": "geomm.cube._build",
+    "CubePlan": "geomm.cube._build",
     "build_cube": "geomm.cube._build",
+    "plan_cube": "geomm.cube._build",
     "CompositeError": "geomm.cube._composite",
     "CompositeSpec": "geomm.cube._composite",
     "composite": "geomm.cube._composite",
@@ -108,6 +110,7 @@ __all__ = [
     "CompositeSpec",
     "CubeConfig",
     "CubeGrid",
+    "CubePlan",
     "CubeRun",
     "CubeSize",
     "CubeStoreError",
@@ -136,6 +139,7 @@ __all__ = [
     "pair_items",
     "parse_size",
     "pick_time",
+    "plan_cube",
     "quicklook",
     "utm_crs_for",
     "verify_cube",

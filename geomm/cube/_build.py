@@ -15,27 +15,28 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Integral
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
-import pandas as pd
-import pystac
-import rioxarray  # noqa: F401 - registers the .rio accessor
-import xarray as xr
 
 from geomm._version import __version__
 from geomm.aoi import Aoi
 from geomm.cube._composite import CompositeSpec, composite
-from geomm.cube._graph import mosaic_array
 from geomm.cube._grid import CubeGrid, crs_problem, cube_grid, grid_option_problem
 from geomm.cube._load import LoadOptions
 from geomm.cube._pairing import Pair, PairingRule, pair_items
-from geomm.cube._reader import Mosaic, Sensor
+from geomm.cube._readahead import ReadAhead
+from geomm.cube._reader import BlockRequest, GridWindow, Mosaic, PixelWindow, Sensor
 from geomm.errors import EmptyResultError, OptionError
 from geomm.stac import S1_BANDS, S2_BANDS, ItemBands, Profile
 
-__all__ = ["CubeConfig", "build_cube"]
+if TYPE_CHECKING:
+    import dask.array as da
+    import pandas as pd
+    import pystac
+    import xarray as xr
+
+__all__ = ["CubeConfig", "CubePlan", "build_cube", "plan_cube"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def build_cube(
 ) -> xr.Dataset:
     """Pair, co-register and harmonize S1 and S2 items into a lazy cube.
 
+    The same as ``plan_cube(...).dataset()``.
+
     Args:
         items: S1 and S2 items (e.g. ``geomm.stac.search(...).items``).
         aoi: area of interest; the cube covers its chip-aligned bounds.
@@ -109,19 +112,47 @@ def build_cube(
         EmptyResultError: no S2 acquisition found a partner (or no S2 at all).
         NotGeocodedError: an S1 item is in radar geometry.
     """
+    return plan_cube(items, aoi=aoi, profile=profile, config=config).dataset()
+
+
+def plan_cube(
+    items: Iterable[pystac.Item],
+    *,
+    aoi: Aoi,
+    profile: Profile,
+    config: CubeConfig | None = None,
+) -> CubePlan:
+    """What :func:`build_cube` builds, before any Dask, xarray or pixel: pairs, grid, sources.
+
+    Every acquisition's sources are described by the configured reader
+    (``LoadOptions.reader``); :meth:`CubePlan.dataset` makes the lazy cube
+    and :meth:`CubePlan.read_ahead` starts reading its first blocks. Arguments
+    and errors as for :func:`build_cube`.
+    """
     config = config or CubeConfig()
     items = list(items)
     verdict = {item.id: profile.describe(item) for item in items}
     pairs = _pairs(items, verdict, config.pairing)
     grid = config.grid(aoi)
-    planes = _Planes.read(pairs, verdict, grid=grid, profile=profile, config=config)
-    ds = _dataset(pairs, grid, planes)
-    ds.attrs.update(_provenance(pairs, profile, grid, config))
+    options = config.load
+
+    def mosaic(acquisition: Sequence[pystac.Item], sensor: Sensor, method: str) -> Mosaic[Any]:
+        verdicts = [verdict[i.id] for i in acquisition]
+        sources = options.reader.sources(acquisition, verdicts, grid=grid)
+        snow = options.snow_is_clear if sensor is Sensor.S2 else False
+        return Mosaic(sensor, tuple(sources), profile, method, snow_is_clear=snow)
+
+    s2 = [mosaic(p.s2.items, Sensor.S2, options.s2_resampling) for p in pairs]
+    passes: dict[str, int] = {}
+    s1: list[Mosaic[Any]] = []
+    for p in pairs:
+        if p.s1 is not None and p.s1.key not in passes:
+            passes[p.s1.key] = len(s1)
+            s1.append(mosaic(p.s1.items, Sensor.S1, options.s1_resampling))
+    s1.append(Mosaic(Sensor.S1, (), profile, options.s1_resampling))  # unpaired S2 dates
+    index = [passes[p.s1.key] if p.s1 is not None else len(s1) - 1 for p in pairs]
     has_scl = any("SCL" in v.bands for v in verdict.values() if v.sensor == "sentinel-2")
-    _describe_variables(ds, has_scl)
-    if config.composite is not None:
-        ds = composite(ds, period=config.composite.period, method=config.composite.method)
-    return ds
+    return CubePlan(pairs, grid, profile, config, tuple(s2), tuple(s1), tuple(index), has_scl)
 
 
 def _pairs(
@@ -147,6 +178,75 @@ def _pairs(
 
 
 @dataclass(frozen=True, eq=False)
+class CubePlan:
+    """A cube with its sources described and nothing read: what :func:`plan_cube` returns."""
+
+    pairs: list[Pair]
+    """The S2 acquisitions (the cube's times) with their S1 passes."""
+    grid: CubeGrid
+    """The cube's pixel grid."""
+    profile: Profile
+    """The provider profile of the items."""
+    config: CubeConfig
+    """The options the cube is built with."""
+    s2: tuple[Mosaic[Any], ...]
+    """One S2 mosaic per time."""
+    s1: tuple[Mosaic[Any], ...]
+    """One S1 mosaic per distinct pass, then an empty one for unpaired dates."""
+    s1_index: tuple[int, ...]
+    """For each time, the index of its S1 mosaic in :attr:`s1`."""
+    has_scl: bool
+    """Whether the S2 items carry SCL (what ``clear`` is made of)."""
+
+    def dataset(self, *, ahead: ReadAhead | None = None) -> xr.Dataset:
+        """The lazy cube (what :func:`build_cube` returns); tasks take blocks from ``ahead``."""
+        ds = _dataset(self.pairs, self.grid, self._planes(ahead))
+        ds.attrs.update(_provenance(self.pairs, self.profile, self.grid, self.config))
+        _describe_variables(ds, self.has_scl)
+        spec = self.config.composite
+        return ds if spec is None else composite(ds, period=spec.period, method=spec.method)
+
+    def read_ahead(self, *, workers: int) -> ReadAhead:
+        """Start reading the cube's first blocks on ``workers`` threads (one each).
+
+        The first window of the grid, S2 times first: the writer's first
+        Dask chunk. Pass the result to :meth:`dataset` and close it when the
+        cube is written (:mod:`geomm.cube._readahead`).
+        """
+        ahead = ReadAhead(workers=workers)
+        reader = self.config.load.reader
+        edge = self.grid.chunk_px * reader.block_chunks(self.config.task_chunks)
+        height, width = self.grid.shape
+        first = GridWindow(self.grid, PixelWindow(0, min(edge, height), 0, min(edge, width)))
+        wanted = [(m, len(S2_BANDS) + 1) for m in self.s2] + [(m, len(S1_BANDS)) for m in self.s1]
+        for mosaic, layers in wanted[:workers]:
+            ahead.submit(reader, [BlockRequest(mosaic=mosaic, window=first)], layers)
+        return ahead
+
+    def _planes(self, ahead: ReadAhead | None) -> _Planes:
+        import dask.array as da
+
+        from geomm.cube._graph import mosaic_array
+
+        reader, chunks = self.config.load.reader, self.config.task_chunks
+        raw = mosaic_array(
+            reader, self.s2, sensor=Sensor.S2, grid=self.grid, task_chunks=chunks,
+            with_valid=True, ahead=ahead,
+        )  # fmt: skip
+        per_pass = mosaic_array(
+            reader, self.s1, sensor=Sensor.S1, grid=self.grid, task_chunks=chunks, ahead=ahead
+        )
+        index = list(self.s1_index)
+        s1 = (
+            da.take(per_pass, index, axis=0)
+            if index != list(range(len(index)))
+            else per_pass[: len(index)]
+        )
+        nb = len(S2_BANDS)
+        return _Planes(s2=raw[:, :nb], s1=s1, clear=raw[:, nb].astype(bool))
+
+
+@dataclass(frozen=True, eq=False)
 class _Planes:
     """The cube's lazy pixel variables, one time step per pair."""
 
@@ -157,61 +257,13 @@ class _Planes:
     clear: da.Array
     """(time, y, x) bool."""
 
-    @classmethod
-    def read(
-        cls,
-        pairs: list[Pair],
-        verdict: dict[str, ItemBands],
-        *,
-        grid: CubeGrid,
-        profile: Profile,
-        config: CubeConfig,
-    ) -> _Planes:
-        """The pairs' acquisitions through the configured reader (:mod:`geomm.cube._graph`).
-
-        One S1 array per distinct pass, plus an empty pass (all NaN) for
-        unpaired S2 dates, taken along time as the pairs use them.
-        """
-        options = config.load
-        reader = options.reader
-
-        def mosaic(items: Sequence[pystac.Item], sensor: Sensor, method: str) -> Mosaic[Any]:
-            sources = reader.sources(items, [verdict[i.id] for i in items], grid=grid)
-            snow = options.snow_is_clear if sensor is Sensor.S2 else False
-            return Mosaic(sensor, tuple(sources), profile, method, snow_is_clear=snow)
-
-        task_chunks = config.task_chunks
-        s2_mosaics = [mosaic(p.s2.items, Sensor.S2, options.s2_resampling) for p in pairs]
-        raw = mosaic_array(
-            reader,
-            s2_mosaics,
-            sensor=Sensor.S2,
-            grid=grid,
-            task_chunks=task_chunks,
-            with_valid=True,
-        )
-        passes: dict[str, int] = {}
-        s1_mosaics: list[Mosaic[Any]] = []
-        for p in pairs:
-            if p.s1 is not None and p.s1.key not in passes:
-                passes[p.s1.key] = len(s1_mosaics)
-                s1_mosaics.append(mosaic(p.s1.items, Sensor.S1, options.s1_resampling))
-        s1_mosaics.append(Mosaic(Sensor.S1, (), profile, options.s1_resampling))
-        per_pass = mosaic_array(
-            reader, s1_mosaics, sensor=Sensor.S1, grid=grid, task_chunks=task_chunks
-        )
-        index = [passes[p.s1.key] if p.s1 is not None else len(s1_mosaics) - 1 for p in pairs]
-        s1 = (
-            da.take(per_pass, index, axis=0)
-            if index != list(range(len(index)))
-            else per_pass[: len(index)]
-        )
-        nb = len(S2_BANDS)
-        return cls(s2=raw[:, :nb], s1=s1, clear=raw[:, nb].astype(bool))
-
 
 def _dataset(pairs: list[Pair], grid: CubeGrid, planes: _Planes) -> xr.Dataset:
     """The cube's variables and coordinates, chunked as the store writes them, with its CRS."""
+    import pandas as pd
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+    import xarray as xr
+
     times = pd.DatetimeIndex([_naive_utc(p.s2.time) for p in pairs], name="time")
     y, x = _pixel_centres(grid)
     ds = xr.Dataset(
@@ -299,5 +351,7 @@ def _describe_variables(ds: xr.Dataset, has_scl: bool) -> None:
 
 
 def _naive_utc(moment: dt.datetime) -> pd.Timestamp:
+    import pandas as pd
+
     ts = pd.Timestamp(moment)
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts

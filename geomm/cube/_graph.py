@@ -21,6 +21,7 @@ from dask.highlevelgraph import HighLevelGraph
 from dask.typing import Key
 
 from geomm.cube._grid import CubeGrid
+from geomm.cube._readahead import ReadAhead, chunk_edges, read_chunk
 from geomm.cube._reader import BlockRequest, GridWindow, Mosaic, PixelWindow, Reader, Sensor
 
 __all__ = ["mosaic_array"]
@@ -36,12 +37,14 @@ def mosaic_array(
     grid: CubeGrid,
     task_chunks: int,
     with_valid: bool = False,
+    ahead: ReadAhead | None = None,
 ) -> da.Array:
     """Lazy (acquisition, layers, y, x) blocks of ``reader``, one task per acquisition and block.
 
     Layers are the sensor's bands, then (``with_valid``) each block's
     validity as 0/1 of the bands' type, so that one task yields both.
-    Every mosaic is of ``sensor``.
+    Every mosaic is of ``sensor``. A task takes its block from ``ahead``
+    when it was read there (:mod:`geomm.cube._readahead`).
     """
     if task_chunks < 1:
         raise ValueError(f"task_chunks must be >= 1, got {task_chunks}")
@@ -50,7 +53,7 @@ def mosaic_array(
     layers = len(sensor.bands) + (1 if with_valid else 0)
     height, width = grid.shape
     edge = grid.chunk_px * reader.block_chunks(task_chunks)
-    ys, xs = _chunk_edges(height, edge), _chunk_edges(width, edge)
+    ys, xs = chunk_edges(height, edge), chunk_edges(width, edge)
     name = f"{reader.name}-{sensor.name.lower()}-{tokenize(reader, mosaics, grid, edge)}"
     dsk: dict[Key, Any] = {}
     for t, mosaic in enumerate(mosaics):
@@ -58,7 +61,7 @@ def mosaic_array(
             for ix, (x0, x1) in enumerate(xs):
                 window = GridWindow(grid, PixelWindow(y0, y1, x0, x1))
                 request = BlockRequest(mosaic=mosaic, window=window)
-                dsk[(name, t, 0, iy, ix)] = (_read_task, reader, request, layers)
+                dsk[(name, t, 0, iy, ix)] = (_read_task, reader, request, layers, ahead)
     chunks = (
         (1,) * len(mosaics),
         (layers,),
@@ -70,20 +73,12 @@ def mosaic_array(
     return da.Array(graph, name, chunks, dtype=sensor.dtype)  # type: ignore[no-untyped-call]
 
 
-def _read_task(reader: Reader[SourceT], request: BlockRequest[SourceT], layers: int) -> np.ndarray:
-    """One block of one acquisition, as a (1, layers, h, w) chunk.
-
-    The reader writes the bands straight into the chunk; the validity
-    layer, when asked for, follows them.
-    """
-    sensor = request.mosaic.sensor
-    bands = len(sensor.bands)
-    out = np.empty((layers, *request.window.pixels.shape), dtype=sensor.dtype)
-    block = reader.read_block(request, out=out[:bands])
-    if layers > bands:
-        out[bands] = block.valid
-    return out[None]
-
-
-def _chunk_edges(size: int, step: int) -> list[tuple[int, int]]:
-    return [(start, min(start + step, size)) for start in range(0, size, step)]
+def _read_task(
+    reader: Reader[SourceT],
+    request: BlockRequest[SourceT],
+    layers: int,
+    ahead: ReadAhead | None,
+) -> np.ndarray:
+    """One block of one acquisition, as a (1, layers, h, w) chunk (read ahead, or now)."""
+    chunk = ahead.take(request, layers) if ahead is not None else None
+    return chunk if chunk is not None else read_chunk(reader, request, layers)

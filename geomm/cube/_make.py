@@ -1,13 +1,16 @@
 """``make_cube``: the whole ``geomm cube`` job as one call (search, build, write).
 
 The CLI and notebooks both call this; it holds no logic of its own beyond
-wiring the search (:mod:`geomm.stac`) to :func:`build_cube` and
-:func:`write_cube`, optionally on a ``dask.distributed`` cluster.
+wiring the search (:mod:`geomm.stac`) to :func:`plan_cube` (the cube with its
+sources described), the lazy dataset and :func:`write_cube`, optionally on a
+``dask.distributed`` cluster. For a fresh store on local threads it starts
+reading the first blocks before Dask is imported (:mod:`geomm.cube._readahead`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geomm.aoi import Aoi
-from geomm.cube._build import CubeConfig, build_cube
+from geomm.cube._build import CubeConfig, CubePlan, plan_cube
 from geomm.cube._grid import (
     DEFAULT_MAX_SIZE,
     CubeGrid,
@@ -24,13 +27,14 @@ from geomm.cube._grid import (
     cube_size,
     max_size_problem,
 )
-from geomm.cube._store import Block, WriteReport, write_cube
 from geomm.errors import CrsAreaWarning, OptionError, SchedulerError
 from geomm.stac import SearchResult, search
 
 if TYPE_CHECKING:
     import xarray as xr
     from distributed import Client
+
+    from geomm.cube._store import Block, WriteReport
 
 __all__ = ["CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "CubeRun", "dask_scheduler", "make_cube"]
 
@@ -112,12 +116,55 @@ def make_cube(
         max_cloud=max_cloud,
         allow_outside_catalog=allow_outside_catalog,
     )
-    ds = _built(found, grid, aoi=aoi, config=config, max_size=max_size)
-    with dask_scheduler(scheduler):
-        report = write_cube(
-            ds, out, resume=resume, overwrite=overwrite, progress=progress, on_start=on_start
-        )
+    plan = _planned(found, grid, aoi=aoi, config=config, max_size=max_size)
+    job = _WriteJob(out, resume, overwrite, scheduler, max_size, progress, on_start)
+    ds, report = job.run(plan)
     return CubeRun(Path(out), ds, found, report, time.perf_counter() - began)
+
+
+@dataclass(frozen=True)
+class _WriteJob:
+    """Where and how :func:`make_cube` writes a planned cube (its arguments, unchanged)."""
+
+    out: str | Path
+    resume: bool
+    overwrite: bool
+    scheduler: str | None
+    max_size: int | None
+    progress: Callable[[Block], None] | None
+    on_start: Callable[[int, int], None] | None
+
+    def run(self, plan: CubePlan) -> tuple[xr.Dataset, WriteReport]:
+        """The plan's lazy cube and the report of writing it.
+
+        A fresh store on local threads has its first blocks read while Dask,
+        xarray and Zarr are imported and the store is set up
+        (:mod:`geomm.cube._readahead`); a store that exists may have them done.
+        """
+        composite = plan.config.composite is not None
+        fresh = self.scheduler is None and not self.resume and not _exists(self.out)
+        ahead = plan.read_ahead(workers=_read_ahead_workers()) if fresh and not composite else None
+        try:
+            ds = plan.dataset(ahead=ahead)
+            if composite:  # only now is the number of periods known
+                check_cube_size(
+                    cube_size(plan.grid, ds.sizes["time"], composite=True), self.max_size
+                )
+            from geomm.cube._store import write_cube
+
+            with dask_scheduler(self.scheduler):
+                report = write_cube(
+                    ds,
+                    self.out,
+                    resume=self.resume,
+                    overwrite=self.overwrite,
+                    progress=self.progress,
+                    on_start=self.on_start,
+                )
+        finally:
+            if ahead is not None:
+                ahead.close()
+        return ds, report
 
 
 def _checked_grid(config: CubeConfig, aoi: Aoi, max_size: int | None) -> CubeGrid:
@@ -135,17 +182,28 @@ def _checked_grid(config: CubeConfig, aoi: Aoi, max_size: int | None) -> CubeGri
     return grid
 
 
-def _built(
+def _planned(
     found: SearchResult, grid: CubeGrid, *, aoi: Aoi, config: CubeConfig, max_size: int | None
-) -> xr.Dataset:
-    """The lazy cube of ``found``, refused if its paired dates make it exceed ``max_size``.
+) -> CubePlan:
+    """The plan of ``found``'s cube, refused if its paired dates make it exceed ``max_size``.
 
-    Checked before any pixel is read: the grid and the dates give the size.
+    Checked before any pixel is read: the grid and the dates give the size (a
+    composite's periods are counted once its dataset exists).
     """
-    ds = build_cube(found.items, aoi=aoi, profile=found.source.profile, config=config)
-    composite = config.composite is not None
-    check_cube_size(cube_size(grid, ds.sizes["time"], composite=composite), max_size)
-    return ds
+    plan = plan_cube(found.items, aoi=aoi, profile=found.source.profile, config=config)
+    if config.composite is None:
+        check_cube_size(cube_size(grid, len(plan.pairs)), max_size)
+    return plan
+
+
+def _exists(out: str | Path) -> bool:
+    """Whether ``out`` names something already there (a URL is never read ahead for)."""
+    return "://" in str(out) or os.path.lexists(out)
+
+
+def _read_ahead_workers() -> int:
+    """Threads (and blocks) read ahead: the machine's cores, at most 4 (each holds a block)."""
+    return min(os.cpu_count() or 1, 4)
 
 
 CONNECT_TIMEOUT_S = 15.0

@@ -53,7 +53,7 @@ def scratch(slot: Hashable, shape: tuple[int, ...], dtype: np.dtype | type) -> n
     from its start (chunks at the grid's edge are smaller).
     """
     dtype = np.dtype(dtype)
-    pool: dict | None = getattr(_LOCAL, "pool", None)
+    pool: dict[Hashable, np.ndarray] | None = getattr(_LOCAL, "pool", None)
     if pool is None:
         return np.empty(shape, dtype=dtype)
     nbytes = math.prod(shape) * dtype.itemsize

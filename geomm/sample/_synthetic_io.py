@@ -23,6 +23,7 @@ from shapely.geometry import mapping, shape
 from geomm.sample._s2_bands import S2_BAND_INFO
 from geomm.sample._synthetic_layout import S1_ENL, S2_RELATIVE_ORBIT, Grid, S1Scene, S2Scene, S2Tile
 from geomm.sample._synthetic_render import S2_RES
+from geomm.stac import PROFILE_KEY
 
 __all__ = [
     "S1_COLLECTION",
@@ -343,6 +344,8 @@ def build_catalog(folder: Path, s2_items: list[pystac.Item], s1_items: list[pyst
         ),
         title="geomm synthetic two-zone region",
     )
+    # the collections are the sample profile's: `geomm cube --catalog <folder>` needs no more
+    cat.extra_fields[PROFILE_KEY] = "sample"
     cat.add_child(_collection(S2_COLLECTION, "Synthetic Sentinel-2 L2A", _S2_DESCRIPTION, s2_items))
     cat.add_child(_collection(S1_COLLECTION, "Synthetic Sentinel-1 RTC", _S1_DESCRIPTION, s1_items))
     cat.normalize_hrefs(str(folder / "catalog.json"))

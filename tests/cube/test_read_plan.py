@@ -15,9 +15,9 @@ from rasterio.env import getenv
 
 from geomm.cube import _geomm_reader
 from geomm.cube._geomm_reader import GeommReader
-from geomm.cube._graph import _read_task
 from geomm.cube._grid import CubeGrid
 from geomm.cube._plan import PlanCache, ReadPlan, _value_range, mosaic_order, plan_read
+from geomm.cube._readahead import read_chunk
 from geomm.cube._reader import Block, BlockRequest, GridWindow, Mosaic, PixelWindow, Sensor
 from geomm.cube._resample import Layout
 from geomm.cube._scratch import scratch
@@ -122,7 +122,7 @@ def test_a_block_is_one_call_with_a_small_gdal_cache_and_a_scratch_pool(monkeypa
     monkeypatch.setattr(_geomm_reader, "read_s2_block", probe)
     mosaic = Mosaic(Sensor.S2, (), load_profile("sample"), "bilinear")
     request = BlockRequest(mosaic=mosaic, window=GridWindow(GRID, PixelWindow(2, 10, 1, 7)))
-    out = _read_task(GeommReader(), request, layers=13)
+    out = read_chunk(GeommReader(), request, layers=13)  # what a task (or a read-ahead) makes
     assert out.shape == (1, 13, 8, 6) and out.dtype == np.uint16
     assert (out[0, :12] == 3).all() and (out[0, 12] == 1).all()
     # opens build the file's CRS from its GeoTIFF keys alone (the grid comes from STAC)
