@@ -139,10 +139,13 @@ class _WriteJob:
 
         A fresh store on local threads has its first blocks read while Dask,
         xarray and Zarr are imported and the store is set up
-        (:mod:`geomm.cube._readahead`); a store that exists may have them done.
+        (:mod:`geomm.cube._readahead`); a store resumed may have them done.
         """
         composite = plan.config.composite is not None
-        fresh = self.scheduler is None and not self.resume and not _exists(self.out)
+        # a store replaced (or new) has every block to write; one resumed may have them done
+        fresh = (
+            self.scheduler is None and not self.resume and (self.overwrite or not _exists(self.out))
+        )
         ahead = plan.read_ahead(workers=_read_ahead_workers()) if fresh and not composite else None
         try:
             ds = plan.dataset(ahead=ahead)

@@ -112,7 +112,7 @@ def test_make_cube_reads_ahead_and_writes_the_store_build_and_write_make(
     assert _files(tmp_path / "ahead.zarr") == _files(tmp_path / "plain.zarr")
 
 
-def test_no_read_ahead_for_a_store_that_exists_or_a_cluster(
+def test_no_read_ahead_for_a_resumed_store_or_a_cluster(
     small_region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r = small_region
@@ -128,5 +128,9 @@ def test_no_read_ahead_for_a_store_that_exists_or_a_cluster(
     make_cube(str(r.folder / "catalog.json"), **common)
     assert len(asked) == 1
     make_cube(str(r.folder / "catalog.json"), **common, resume=True)
+    assert len(asked) == 1  # a resumed store may have its first blocks done
     make_cube(str(r.folder / "catalog.json"), **common, overwrite=True)
-    assert len(asked) == 1  # the store was there: its blocks may be done
+    assert len(asked) == 2  # a replaced one has every block to write
+    make_cube(str(r.folder / "catalog.json"), **{**common, "out": tmp_path / "d.zarr"},
+              scheduler="local")  # fmt: skip
+    assert len(asked) == 2  # a cluster's tasks run in other processes
