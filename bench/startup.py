@@ -8,7 +8,7 @@ A benchmark, not a test: never run in CI. Usage::
 
 What is measured, every process fresh, repeats interleaved, on the cube
 benchmark's region and 1x AOI (``bench/cube_throughput.py``: ~0.8 GB of
-generated COGs, 169 output Mpix):
+generated COGs, 169 output Mpix; ``--scale 4``: the 4x AOI):
 
 * ``first read``: seconds from just before the process is spawned to its
   first ``rasterio.open`` of a source (the moment a COG's header is read).
@@ -144,6 +144,7 @@ def summary(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--scale", type=int, default=1, choices=(1, 4), help="AOI area factor")
     parser.add_argument("--workdir", default=str(Path.home() / ".cache" / "geomm-bench"))
     parser.add_argument("--tree", help="a geomm checkout to measure instead of this one")
     parser.add_argument("--child", choices=["odc"], help=argparse.SUPPRESS)
@@ -165,7 +166,7 @@ def main() -> None:
     if root.get("geomm:profile") != "sample":  # the region's collections are the sample profile's
         root["geomm:profile"] = "sample"
         catalog.write_text(json.dumps(root, indent=2))
-    aoi, grid = ct.aoi_for(1)
+    aoi, grid = ct.aoi_for(args.scale)
     scratch = Path(tempfile.mkdtemp(prefix="geomm-startup-"))
     aoi_file = scratch / "aoi.geojson"
     aoi_file.write_text(json.dumps(aoi.to_geojson()))
