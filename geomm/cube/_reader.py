@@ -114,6 +114,11 @@ class PixelWindow:
         """The columns as a slice, for indexing."""
         return slice(self.col0, self.col1)
 
+    @property
+    def index(self) -> tuple[slice, slice]:
+        """``(rows, cols)``: the window as a numpy index (``array[window.index]``)."""
+        return self.rows, self.cols
+
     def inner(self, box: PixelWindow) -> PixelWindow:
         """``box``, given relative to this window, in this window's own grid."""
         return PixelWindow(

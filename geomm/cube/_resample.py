@@ -25,6 +25,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
+from geomm.cube._reader import PixelWindow
 from geomm.cube._remap import Out, Planes, bilinear, cast_into, nearest, out_plane, remappable
 from geomm.cube._scratch import scratch
 
@@ -140,9 +141,9 @@ def _copy(
 class _Zoom:
     """Where 2x-upsampled samples fall: the output range on the window's 2x grid."""
 
-    inner: tuple[slice, slice]
-    """Output rows and columns on the 2x grid."""
-    crop: tuple[slice, slice]
+    inner: PixelWindow
+    """The output samples that lie on the window's 2x grid."""
+    crop: PixelWindow
     """The same samples in the 2x-upsampled window."""
     shape: tuple[int, int]
     """Output (h, w)."""
@@ -150,13 +151,7 @@ class _Zoom:
     @property
     def partial(self) -> bool:
         """Some output samples lie off the window's 2x grid."""
-        rows, cols = self.inner
-        return (rows.start, rows.stop, cols.start, cols.stop) != (
-            0,
-            self.shape[0],
-            0,
-            self.shape[1],
-        )
+        return self.inner != PixelWindow(0, self.shape[0], 0, self.shape[1])
 
 
 def _zoom_geometry(rows: np.ndarray, cols: np.ndarray, window: tuple[int, ...]) -> _Zoom | None:
@@ -169,8 +164,8 @@ def _zoom_geometry(rows: np.ndarray, cols: np.ndarray, window: tuple[int, ...]) 
     ra, rb = _on_window(d0_rows, shape[0], 2 * h)
     ca, cb = _on_window(d0_cols, shape[1], 2 * w)
     return _Zoom(
-        inner=(slice(ra, rb), slice(ca, cb)),
-        crop=(slice(d0_rows + ra, d0_rows + rb), slice(d0_cols + ca, d0_cols + cb)),
+        inner=PixelWindow(ra, rb, ca, cb),
+        crop=PixelWindow(d0_rows + ra, d0_rows + rb, d0_cols + ca, d0_cols + cb),
         shape=shape,
     )
 
@@ -203,8 +198,8 @@ def _zoom2(
     if kind is None:
         return _zoom2_nearest(data, valid, zoom=zoom, out=out)
     on_window = np.zeros(zoom.shape, dtype=bool)  # bilinear validity, shared by the bands
-    on_window[zoom.inner] = True
-    rows_in, cols_in = zoom.inner
+    on_window[zoom.inner.index] = True
+    rows_in, cols_in = zoom.inner.index
     values = []
     for b, band in enumerate(data):
         value = out_plane(out, b, zoom.shape, kind)
@@ -219,7 +214,7 @@ def _zoom2(
                 dst=scratch("zoom2", (2 * h, 2 * w), src.dtype),
                 interpolation=cv2.INTER_LINEAR,
             )
-            cast_into(zoomed[zoom.crop], value[zoom.inner])
+            cast_into(zoomed[zoom.crop.index], value[zoom.inner.index])
         values.append(value)
     return Planes(values, [on_window] * len(values))
 
@@ -233,9 +228,9 @@ def _zoom2_nearest(
         value = out_plane(out, b, zoom.shape, band.dtype)
         if zoom.partial:
             value.fill(0)
-        value[zoom.inner] = _repeat2(band)[zoom.crop]
+        value[zoom.inner.index] = _repeat2(band)[zoom.crop.index]
         good = np.zeros(zoom.shape, dtype=bool)
-        good[zoom.inner] = _repeat2(ok)[zoom.crop]
+        good[zoom.inner.index] = _repeat2(ok)[zoom.crop.index]
         value[~good] = 0
         values.append(value)
         goods.append(good)
