@@ -118,8 +118,7 @@ def make_cube(
     )
     plan = _planned(found, grid, aoi=aoi, config=config, max_size=max_size)
     job = _WriteJob(out, resume, overwrite, scheduler, max_size, progress, on_start)
-    ds, report = job.run(plan)
-    return CubeRun(Path(out), ds, found, report, time.perf_counter() - began)
+    return job.run(plan, found=found, began=began)
 
 
 @dataclass(frozen=True)
@@ -134,8 +133,8 @@ class _WriteJob:
     progress: Callable[[Block], None] | None
     on_start: Callable[[int, int], None] | None
 
-    def run(self, plan: CubePlan) -> tuple[xr.Dataset, WriteReport]:
-        """The plan's lazy cube and the report of writing it.
+    def run(self, plan: CubePlan, *, found: SearchResult, began: float) -> CubeRun:
+        """Write the plan's cube; ``found`` and ``began`` (``perf_counter``) go into the run.
 
         A fresh store on local threads has its first blocks read while Dask,
         xarray and Zarr are imported and the store is set up
@@ -167,7 +166,7 @@ class _WriteJob:
         finally:
             if ahead is not None:
                 ahead.close()
-        return ds, report
+        return CubeRun(Path(self.out), ds, found, report, time.perf_counter() - began)
 
 
 def _checked_grid(config: CubeConfig, aoi: Aoi, max_size: int | None) -> CubeGrid:
