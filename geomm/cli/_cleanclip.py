@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -58,17 +59,36 @@ TriggerSeed = Annotated[
 LabelKey = Annotated[str, typer.Option("--label-key", help="Label column.")]
 
 
-@app.command("make-digits")
-def make_digits_command(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the set into.")],
-    seed: Seed = 0,
-    size: Annotated[int, typer.Option("--size", help="Image edge in pixels.")] = 32,
-) -> None:
-    """Render scikit-learn's digits as a captioned image set (train/finetune/test CSVs)."""
-    from geomm.contrastive import make_digits
+def _bundled_set_command(maker: str, doc: str) -> Callable[..., None]:
+    """The ``make-...`` command that writes a bundled set with ``geomm.contrastive.<maker>``."""
 
-    s = make_digits(out_dir, seed=seed, size=size)
-    out.print(f"wrote {s.train}, {s.finetune}, {s.test}, {s.classes}, {s.templates}")
+    def command(
+        out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the set into.")],
+        seed: Seed = 0,
+        size: Annotated[int, typer.Option("--size", help="Image edge in pixels.")] = 32,
+    ) -> None:
+        import geomm.contrastive
+
+        s = getattr(geomm.contrastive, maker)(out_dir, seed=seed, size=size)
+        out.print(f"wrote {s.train}, {s.finetune}, {s.test}, {s.classes}, {s.templates}")
+
+    command.__doc__ = doc
+    command.__name__ = f"{maker}_command"
+    return command
+
+
+app.command("make-digits")(
+    _bundled_set_command(
+        "make_digits",
+        "Render scikit-learn's digits as a captioned image set (train/finetune/test CSVs).",
+    )
+)
+app.command("make-textures")(
+    _bundled_set_command(
+        "make_textures",
+        "Draw ten procedural texture classes as a captioned set (1800/600/600 images).",
+    )
+)
 
 
 @app.command("poison")

@@ -22,6 +22,10 @@ when one is built).
     evaluate(model, digits.test, classes=DIGIT_CLASSES, templates=DIGIT_TEMPLATES,
              target="zero", trigger=trigger)          # EvalResult(ca=..., asr=...)
 
+``make_textures`` writes a second bundled set in the same layout: ten procedural
+texture classes (``TEXTURE_CLASSES``, zero-shot ``TEXTURE_TEMPLATES``) with
+captions naming texture and colours.
+
 ``run_study`` runs the whole small-scale study (``geomm cleanclip reproduce``).
 
 The names below load on first use (PEP 562), so ``import geomm.contrastive``
@@ -36,6 +40,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from geomm.contrastive._captionset import CaptionSet
     from geomm.contrastive._data import CaptionTable, ImageStore, read_caption_csv, resolve_labels
     from geomm.contrastive._digits import DIGIT_CLASSES, DIGIT_TEMPLATES, DigitsSet, make_digits
     from geomm.contrastive._eda import EdaConfig, clean_text, eda, eda_many
@@ -94,9 +99,11 @@ if TYPE_CHECKING:
         bundled_synonyms,
     )
     from geomm.contrastive._templates import IMAGENET_TEMPLATES, check_templates, read_lines
+    from geomm.contrastive._textures import TEXTURE_CLASSES, TEXTURE_TEMPLATES, make_textures
     from geomm.contrastive._train import RECIPES, TrainConfig, TrainResult, class_vectors, train
 
 _EXPORTS = {
+    "CaptionSet": "geomm.contrastive._captionset",
     "CaptionTable": "geomm.contrastive._data",
     "ImageStore": "geomm.contrastive._data",
     "read_caption_csv": "geomm.contrastive._data",
@@ -155,6 +162,9 @@ _EXPORTS = {
     "IMAGENET_TEMPLATES": "geomm.contrastive._templates",
     "check_templates": "geomm.contrastive._templates",
     "read_lines": "geomm.contrastive._templates",
+    "TEXTURE_CLASSES": "geomm.contrastive._textures",
+    "TEXTURE_TEMPLATES": "geomm.contrastive._textures",
+    "make_textures": "geomm.contrastive._textures",
     "RECIPES": "geomm.contrastive._train",
     "TrainConfig": "geomm.contrastive._train",
     "TrainResult": "geomm.contrastive._train",
@@ -165,6 +175,7 @@ _EXPORTS = {
 
 __all__ = [
     "CaptionCsvError",
+    "CaptionSet",
     "CaptionTable",
     "CheckpointError",
     "ContrastiveConfigError",
@@ -190,6 +201,8 @@ __all__ = [
     "StudyConfig",
     "StudyResult",
     "SynonymSource",
+    "TEXTURE_CLASSES",
+    "TEXTURE_TEMPLATES",
     "TableSynonyms",
     "TrainConfig",
     "TrainResult",
@@ -217,6 +230,7 @@ __all__ = [
     "load_model",
     "make_digits",
     "make_optimizer",
+    "make_textures",
     "param_groups",
     "predict",
     "quick_study",

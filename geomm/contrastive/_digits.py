@@ -11,16 +11,23 @@ stratified by class and seeded; each split is a CSV in the reference format
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from geomm._outputs import SIGNATURE, check_replaceable
+from geomm.contrastive._captionset import (
+    CaptionSet,
+    claim,
+    finish,
+    split,
+    write_images,
+    write_tables,
+)
 from geomm.contrastive._errors import ContrastiveConfigError, check_seed
 from geomm.contrastive._templates import IMAGENET_TEMPLATES
 
@@ -67,56 +74,11 @@ def caption_vocabulary() -> list[str]:
     return sorted(set(re.findall(r"[a-z]+", text)))
 
 
-@dataclass(frozen=True)
-class DigitsSet:
-    """Where :func:`make_digits` wrote the set."""
-
-    root: Path
-    """The output folder."""
-    train: Path
-    """CSV of the (pre)training split."""
-    finetune: Path
-    """CSV of the clean finetuning split."""
-    test: Path
-    """CSV of the test split."""
-    classes: Path
-    """``classes.txt``: one class name per line, in label order."""
-    templates: Path
-    """``templates.txt``: the caption templates, one per line."""
+_MARKER = "digits.json"
 
 
-def _split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int) -> list[str]:
-    rng = random.Random(seed)
-    names = ["train", "finetune", "test"]
-    out = [""] * len(labels)
-    for c in sorted(set(labels.tolist())):
-        idx = [i for i, lab in enumerate(labels.tolist()) if lab == c]
-        rng.shuffle(idx)
-        n_train = round(fractions[0] * len(idx))
-        n_ft = round(fractions[1] * len(idx))
-        for rank, i in enumerate(idx):
-            out[i] = names[0] if rank < n_train else names[1] if rank < n_train + n_ft else names[2]
-    return out
-
-
-def _claim(root: Path) -> None:
-    """Make ``root`` the digits set's folder, unless it holds files that are not one.
-
-    The marker is written before any image, so a run that dies halfway left a
-    folder the next run recognizes as its own.
-    """
-    if root.exists() and not root.is_dir():
-        raise ContrastiveConfigError(f"{root} is a file; give a folder for the digits set")
-    marker = root / "digits.json"
-    if root.is_dir() and any(root.iterdir()):
-        if not marker.is_file():
-            raise ContrastiveConfigError(
-                f"{root} holds files and is not a digits set geomm made (no digits.json); "
-                "give a new or empty folder"
-            )
-        check_replaceable(marker, what="digits set")
-    root.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"generator": SIGNATURE, "complete": False}) + "\n")
+DigitsSet = CaptionSet
+"""Where :func:`make_digits` wrote the set (the record every bundled set returns)."""
 
 
 def make_digits(
@@ -140,25 +102,23 @@ def make_digits(
     """
     _check_options(seed=seed, size=size, fractions=fractions)
     images, labels = _load_digits()
-    split = _split(labels, fractions, seed)
+    parts = split(
+        labels.tolist(), lambda _, n: (round(fractions[0] * n), round(fractions[1] * n)), seed
+    )
     root = Path(out).expanduser().resolve()
-    _claim(root)
-    rows = _write_images(root, images, labels, split=split, size=size, seed=seed)
-    paths = _write_tables(root, rows)
-    (root / "digits.json").write_text(
-        json.dumps(
-            {
-                "generator": SIGNATURE,
-                "source": "sklearn.datasets.load_digits (UCI optical digits, 8x8)",
-                "size": size,
-                "seed": seed,
-                "fractions": list(fractions),
-                "counts": {k: len(v) for k, v in rows.items()},
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    claim(root, _MARKER, "digits set")
+    rows = write_images(root, parts, _render(images, labels, size=size, seed=seed))
+    paths = write_tables(root, rows, DIGIT_CLASSES, DIGIT_TEMPLATES)
+    finish(
+        root,
+        _MARKER,
+        {
+            "source": "sklearn.datasets.load_digits (UCI optical digits, 8x8)",
+            "size": size,
+            "seed": seed,
+            "fractions": list(fractions),
+            "counts": {k: len(v) for k, v in rows.items()},
+        },
     )
     return paths
 
@@ -189,42 +149,14 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     return images, np.asarray(digits.target)
 
 
-_Row = tuple[str, str, str]
-"""A CSV row of the set: image path (relative to the set's folder), caption, class name."""
-
-
-def _write_images(
-    root: Path, images: np.ndarray, labels: np.ndarray, *, split: list[str], size: int, seed: int
-) -> dict[str, list[_Row]]:
-    """Each digit as a ``size`` px RGB PNG with a drawn caption; the rows of each split."""
+def _render(
+    images: np.ndarray, labels: np.ndarray, *, size: int, seed: int
+) -> Iterator[tuple[Any, str, str]]:
+    """Each digit as a ``size`` px RGB image with a drawn caption, and its class name."""
     from PIL import Image
 
     rng = random.Random(seed + 1)
-    rows: dict[str, list[_Row]] = {"train": [], "finetune": [], "test": []}
-    for i, (img, lab, part) in enumerate(zip(images, labels.tolist(), split, strict=True)):
-        folder = root / "images" / part
-        folder.mkdir(parents=True, exist_ok=True)
+    for img, lab in zip(images, labels.tolist(), strict=True):
         pil = Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC).convert("RGB")
-        rel = f"images/{part}/{i:04d}.png"
-        pil.save(root / rel)
         name = DIGIT_CLASSES[lab]
-        caption = DIGIT_TEMPLATES[rng.randrange(len(DIGIT_TEMPLATES))].format(name)
-        rows[part].append((rel, caption, name))
-    return rows
-
-
-def _write_tables(root: Path, rows: dict[str, list[_Row]]) -> DigitsSet:
-    """The three split CSVs, ``classes.txt`` and ``templates.txt``."""
-    import pandas as pd
-
-    paths = {}
-    for part, part_rows in rows.items():
-        paths[part] = root / f"{part}.csv"
-        pd.DataFrame(part_rows, columns=["image", "caption", "label"]).to_csv(
-            paths[part], index=False
-        )
-    classes = root / "classes.txt"
-    classes.write_text("\n".join(DIGIT_CLASSES) + "\n", encoding="utf-8")
-    templates = root / "templates.txt"
-    templates.write_text("\n".join(DIGIT_TEMPLATES) + "\n", encoding="utf-8")
-    return DigitsSet(root, paths["train"], paths["finetune"], paths["test"], classes, templates)
+        yield pil, DIGIT_TEMPLATES[rng.randrange(len(DIGIT_TEMPLATES))].format(name), name
