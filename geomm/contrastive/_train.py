@@ -47,6 +47,7 @@ from geomm.contrastive._models import load_checkpoint
 from geomm.contrastive._optim import make_optimizer
 from geomm.contrastive._synonyms import SynonymSource
 from geomm.contrastive._templates import check_templates
+from geomm.errors import ForeignFileError
 
 __all__ = ["RECIPES", "TrainConfig", "TrainResult", "class_vectors", "train"]
 
@@ -310,6 +311,17 @@ def _setup(
     )
 
 
+def _check_ours(ckpt_path: Path) -> None:
+    """Refuse to replace a ``checkpoint.pt`` that is not a geomm contrastive checkpoint."""
+    try:
+        load_checkpoint(ckpt_path)
+    except CheckpointError as e:
+        raise ForeignFileError(
+            f"{ckpt_path} is not a checkpoint geomm wrote, so overwrite=True does not replace "
+            "it: choose a new output folder, or move the file away yourself"
+        ) from e
+
+
 def _restore(
     model: ImageTextModel, setup: Setup, config: TrainConfig, *, resume: bool, overwrite: bool
 ) -> Start:
@@ -321,6 +333,7 @@ def _restore(
     """
     out, ckpt_path = setup.out, setup.checkpoint
     if ckpt_path.exists() and overwrite:
+        _check_ours(ckpt_path)
         ckpt_path.unlink()  # a fresh run never leaves a stale checkpoint behind
     if not ckpt_path.exists():
         return Start()

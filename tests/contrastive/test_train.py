@@ -17,6 +17,7 @@ from geomm.contrastive import (
     read_caption_csv,
     train,
 )
+from geomm.errors import ForeignFileError
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,16 @@ def test_existing_runs_are_not_overwritten_silently(finetune_rows, tmp_path):
     assert again.finished
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_model(tmp_path / "nothing")
+
+
+def test_overwrite_keeps_a_checkpoint_file_geomm_did_not_write(finetune_rows, tmp_path):
+    folder = tmp_path / "someone"
+    folder.mkdir()
+    (folder / "checkpoint.pt").write_bytes(b"my own model, not geomm's")
+    cfg = TrainConfig(recipe="mmcl", epochs=1, lr=1e-3)
+    with pytest.raises(ForeignFileError, match="not a checkpoint geomm wrote"):
+        train(create_model(seed=0), finetune_rows, folder, cfg, overwrite=True)
+    assert (folder / "checkpoint.pt").read_bytes() == b"my own model, not geomm's"
 
 
 def test_supervised_trains_only_the_image_tower(finetune_rows, tmp_path):
