@@ -17,8 +17,9 @@ xarray or Zarr import until a name that needs one is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from geomm._lazy import lazy_names
 
 if TYPE_CHECKING:
     from geomm.cube._build import CubeConfig, CubePlan, build_cube, plan_cube
@@ -148,15 +149,4 @@ __all__ = [
 """The public names: the keys of ``_EXPORTS`` (a literal list, for mypy and IDEs)."""
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module that defines ``name`` on first use, and keep the name here."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, __all__)
